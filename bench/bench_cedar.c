@@ -1,0 +1,382 @@
+/*
+ * bench_cedar.c: in-process benchmark of the Cedar engine, timed the way the peer harness times
+ * cedar-wasm (../shared/bench/peers/cedar_wasm_bench.js): requests are built before timing, a
+ * warm-up, then several passes with a clock read around every decision; the figures are medians
+ * over passes. The whole entity store is loaded once (no per-call slices: that is the point of
+ * an embedded store).
+ *
+ *   bench_cedar --workload DIR [--runs 5] [--warmup 3000] [--policies policies.cedar]
+ *   bench_cedar --conformance DIR [--runs 5]
+ *
+ * Prints one JSON object with decisions/s, p50/p99 latency, memory per entity and whether the
+ * decisions (and reasons, by @id) equal the workload's expected_decisions.jsonl.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "cedar/cedar_int.h"
+#include "cedar/entities.h"
+
+typedef struct job {
+    const md_policyset *ps;
+    const md_entities *es;
+    md_request req;
+} job;
+
+typedef struct jobs {
+    job *v;
+    size_t n, cap;
+} jobs;
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static double cpu_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec * 1e6 + (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec * 1e6 + (double)ru.ru_stime.tv_usec;
+}
+
+static long rss_kb(void)
+{
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+            rss = 0;
+        fclose(f);
+    }
+    return rss * 4;
+}
+
+static int dcmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(const double *sorted, size_t n, double p)
+{
+    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+    return sorted[i < n ? i : n - 1];
+}
+
+static void die(const char *what, const md_diag *d)
+{
+    fprintf(stderr, "bench_cedar: %s: %u:%u: %s\n", what, d ? d->line : 0, d ? d->col : 0,
+            d ? d->msg : "");
+    exit(1);
+}
+
+static char *slurp(const char *dir, const char *name, size_t *len)
+{
+    char path[4096];
+    md_diag d = {0};
+    char *text = NULL;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (md_read_file(path, 1u << 30, &text, len, &d))
+        return NULL;
+    return text;
+}
+
+static void push(jobs *js, job j)
+{
+    if (js->n == js->cap) {
+        js->cap = js->cap ? js->cap * 2 : 4096;
+        js->v = realloc(js->v, js->cap * sizeof *js->v);
+        if (!js->v)
+            die("out of memory", NULL);
+    }
+    js->v[js->n++] = j;
+}
+
+static md_str policy_label(const md_policy *p)
+{
+    for (size_t i = 0; i < p->n_annotations; i++)
+        if (md_str_eq_c(p->annotations[i].key, "id"))
+            return p->annotations[i].value;
+    return p->id;
+}
+
+typedef struct result {
+    double dps, p50, p99, cpu;
+} result;
+
+static int rcmp(const void *a, const void *b)
+{
+    return dcmp(a, b);
+}
+
+/* Runs the passes; returns medians; records the last pass's responses. */
+static result run(const jobs *js, int runs, size_t warmup, md_response *last, md_arena **arenas)
+{
+    md_arena *scratch = md_arena_new();
+    md_response r;
+    for (size_t i = 0; i < warmup && i < js->n; i++) {
+        md_arena_reset(scratch);
+        md_authorize(scratch, js->v[i].ps, &js->v[i].req, js->v[i].es, &r);
+    }
+    double *lat = malloc(js->n * sizeof *lat);
+    double *dps = malloc((size_t)runs * sizeof *dps), *p50 = malloc((size_t)runs * sizeof *p50),
+           *p99 = malloc((size_t)runs * sizeof *p99), *cpu = malloc((size_t)runs * sizeof *cpu);
+    for (int k = 0; k < runs; k++) {
+        double c0 = cpu_us(), t0 = now_ns();
+        for (size_t i = 0; i < js->n; i++) {
+            const job *j = &js->v[i];
+            md_arena *a = (k == runs - 1 && last) ? arenas[i] : scratch;
+            double s = now_ns();
+            if (a == scratch)
+                md_arena_reset(scratch);
+            if (md_authorize(a, j->ps, &j->req, j->es, (k == runs - 1 && last) ? &last[i] : &r))
+                die("authorize failed", NULL);
+            lat[i] = now_ns() - s;
+        }
+        double wall = now_ns() - t0;
+        cpu[k] = (cpu_us() - c0) / (double)js->n;
+        qsort(lat, js->n, sizeof *lat, dcmp);
+        dps[k] = (double)js->n / (wall / 1e9);
+        p50[k] = pct(lat, js->n, 0.5) / 1e3;
+        p99[k] = pct(lat, js->n, 0.99) / 1e3;
+    }
+    qsort(dps, (size_t)runs, sizeof *dps, rcmp);
+    qsort(p50, (size_t)runs, sizeof *p50, rcmp);
+    qsort(p99, (size_t)runs, sizeof *p99, rcmp);
+    qsort(cpu, (size_t)runs, sizeof *cpu, rcmp);
+    result res = {dps[runs / 2], p50[runs / 2], p99[runs / 2], cpu[runs / 2]};
+    free(lat);
+    free(dps);
+    free(p50);
+    free(p99);
+    free(cpu);
+    md_arena_free(scratch);
+    return res;
+}
+
+static int workload(const char *dir, const char *pfile, int runs, size_t warmup)
+{
+    md_diag d = {0};
+    size_t plen, slen, elen, rlen, xlen = 0;
+    char *ptext = slurp(dir, pfile, &plen), *stext = slurp(dir, "schema.cedarschema", &slen);
+    char *etext = slurp(dir, "entities.json", &elen), *rtext = slurp(dir, "requests.jsonl", &rlen);
+    char *xtext = slurp(dir,
+                        strcmp(pfile, "policies.cedar") ? "expected_decisions_rbac.jsonl"
+                                                        : "expected_decisions.jsonl",
+                        &xlen);
+    if (!ptext || !stext || !etext || !rtext)
+        die("cannot read the workload (policies, schema.cedarschema, entities.json, "
+            "requests.jsonl)",
+            NULL);
+    md_arena *a = md_arena_new(), *ea = md_arena_new();
+    md_policyset *ps;
+    const md_schema *schema;
+    md_entities *es;
+    if (md_policyset_parse(a, ptext, plen, NULL, &ps, &d))
+        die("policies", &d);
+    if (md_schema_parse(a, stext, slen, &schema, &d))
+        die("schema", &d);
+    long rss0 = rss_kb();
+    double t0 = now_ns();
+    json_error_t je;
+    json_t *ej = NULL;
+    if (md_json_parse(etext, elen, &ej, &d))
+        die("entities.json", &d);
+    if (md_entities_from_json(ea, ej, schema, &es, &d))
+        die("entities", &d);
+    json_decref(ej);
+    double load_ms = (now_ns() - t0) / 1e6;
+    long rss1 = rss_kb();
+    size_t n_ent = md_entities_count(es);
+
+    jobs js = {0};
+    md_arena *ra = md_arena_new();
+    for (char *line = rtext, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        json_t *rq = json_loads(line, 0, &je);
+        if (!rq)
+            die(je.text, NULL);
+        job j = {.ps = ps, .es = es};
+        if (md_euid_from_json(ra, json_object_get(rq, "principal"), &j.req.principal, &d) ||
+            md_euid_from_json(ra, json_object_get(rq, "action"), &j.req.action, &d) ||
+            md_euid_from_json(ra, json_object_get(rq, "resource"), &j.req.resource, &d) ||
+            md_context_from_json(ra, json_object_get(rq, "context"), schema, &j.req.action,
+                                 &j.req.context, &d))
+            die("request", &d);
+        json_decref(rq);
+        push(&js, j);
+    }
+    md_response *last = calloc(js.n, sizeof *last);
+    md_arena **arenas = calloc(js.n, sizeof *arenas);
+    for (size_t i = 0; i < js.n; i++)
+        arenas[i] = md_arena_new();
+    result r = run(&js, runs, warmup, last, arenas);
+
+    /* Compare with the reference engine's decisions and reasons (by @id). */
+    size_t dec_ok = 0, rea_ok = 0, checked = 0, allow = 0;
+    char *line = xtext;
+    for (size_t i = 0; i < js.n; i++) {
+        allow += last[i].allow;
+        if (!line || !*line)
+            continue;
+        char *next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        json_t *x = json_loads(line, 0, &je);
+        line = next;
+        if (!x)
+            continue;
+        checked++;
+        const char *want = json_string_value(json_object_get(x, "decision"));
+        dec_ok += want && !strcmp(want, last[i].allow ? "allow" : "deny");
+        const json_t *reasons = json_object_get(x, "reasons");
+        bool same = json_array_size(reasons) == last[i].n_reasons;
+        for (size_t k = 0; same && k < last[i].n_reasons; k++) {
+            md_str id = policy_label(last[i].reasons[k]);
+            bool found = false;
+            for (size_t m = 0; m < json_array_size(reasons) && !found; m++)
+                found = md_str_eq_c(id, json_string_value(json_array_get(reasons, m)));
+            same = found;
+        }
+        rea_ok += same;
+        json_decref(x);
+    }
+    printf(
+        "{\"engine\":\"mandate\",\"mode\":\"in-process, whole entity store\",\"workload\":\"%s\","
+        "\"policies_file\":\"%s\",\"policies\":%zu,\"entities\":%zu,\"requests\":%zu,\"runs\":%d,"
+        "\"dps_median\":%.0f,\"p50_us_median\":%.3f,\"p99_us_median\":%.3f,"
+        "\"cpu_us_per_decision_median\":%.3f,\"allow\":%zu,\"entity_load_ms\":%.1f,"
+        "\"entity_arena_bytes_per_entity\":%.0f,\"rss_bytes_per_entity\":%.0f,"
+        "\"expected_checked\":%zu,\"decision_match\":%zu,\"reason_match\":%zu}\n",
+        dir, pfile, ps->n, n_ent, js.n, runs, r.dps, r.p50, r.p99, r.cpu, allow, load_ms,
+        (double)md_arena_used(ea) / (double)(n_ent ? n_ent : 1),
+        (double)(rss1 - rss0) * 1024.0 / (double)(n_ent ? n_ent : 1), checked, dec_ok, rea_ok);
+    for (size_t i = 0; i < js.n; i++)
+        md_arena_free(arenas[i]);
+    free(arenas);
+    free(last);
+    free(js.v);
+    md_arena_free(ra);
+    md_arena_free(ea);
+    md_arena_free(a);
+    free(ptext);
+    free(stext);
+    free(etext);
+    free(rtext);
+    free(xtext);
+    return checked && dec_ok != checked ? 1 : 0;
+}
+
+/* Every request of the conformance corpus, each against its own test's policies and entities. */
+static int conformance(const char *root, int runs)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/corpus-tests", root);
+    DIR *dh = opendir(dir);
+    if (!dh)
+        die("cannot open the corpus folder", NULL);
+    md_arena *a = md_arena_new();
+    jobs js = {0};
+    size_t tests = 0, skipped = 0;
+    struct dirent *de;
+    while ((de = readdir(dh))) {
+        size_t l = strlen(de->d_name);
+        if (l < 5 || strcmp(de->d_name + l - 5, ".json") || strstr(de->d_name, ".entities."))
+            continue;
+        size_t len;
+        md_diag d = {0};
+        char *t = slurp(dir, de->d_name, &len);
+        json_t *test = NULL;
+        if (t && md_json_parse(t, len, &test, &d))
+            test = NULL;
+        free(t);
+        if (!test)
+            continue;
+        const char *files[3] = {json_string_value(json_object_get(test, "policies")),
+                                json_string_value(json_object_get(test, "schema")),
+                                json_string_value(json_object_get(test, "entities"))};
+        char *texts[3] = {0};
+        size_t lens[3] = {0};
+        for (int k = 0; k < 3; k++)
+            texts[k] = files[k] ? slurp(root, files[k], &lens[k]) : NULL;
+        md_policyset *ps = NULL;
+        const md_schema *schema = NULL;
+        md_entities *es = NULL;
+        json_t *ej = NULL;
+        if (texts[2] && md_json_parse(texts[2], lens[2], &ej, &d))
+            ej = NULL;
+        bool ok = texts[0] && texts[1] && ej &&
+                  !md_policyset_parse(a, texts[0], lens[0], NULL, &ps, &d) &&
+                  !md_schema_parse(a, texts[1], lens[1], &schema, &d) &&
+                  !md_entities_from_json(a, ej, schema, &es, &d);
+        const json_t *reqs = json_object_get(test, "requests");
+        for (size_t i = 0; ok && i < json_array_size(reqs); i++) {
+            const json_t *rq = json_array_get(reqs, i);
+            job j = {.ps = ps, .es = es};
+            if (md_euid_from_json(a, json_object_get(rq, "principal"), &j.req.principal, &d) ||
+                md_euid_from_json(a, json_object_get(rq, "action"), &j.req.action, &d) ||
+                md_euid_from_json(a, json_object_get(rq, "resource"), &j.req.resource, &d) ||
+                md_context_from_json(a, json_object_get(rq, "context"), schema, &j.req.action,
+                                     &j.req.context, &d))
+                continue;
+            push(&js, j);
+        }
+        tests++;
+        skipped += !ok;
+        json_decref(ej);
+        json_decref(test);
+        for (int k = 0; k < 3; k++)
+            free(texts[k]);
+    }
+    closedir(dh);
+    result r = run(&js, runs, js.n < 3000 ? js.n : 3000, NULL, NULL);
+    printf("{\"engine\":\"mandate\",\"workload\":\"cedar conformance corpus\",\"tests\":%zu,"
+           "\"tests_not_loaded\":%zu,\"requests\":%zu,\"runs\":%d,\"dps_median\":%.0f,"
+           "\"p50_us_median\":%.3f,\"p99_us_median\":%.3f,\"cpu_us_per_decision_median\":%.3f}\n",
+           tests, skipped, js.n, runs, r.dps, r.p50, r.p99, r.cpu);
+    free(js.v);
+    md_arena_free(a);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *wl = NULL, *conf = NULL, *pfile = "policies.cedar";
+    int runs = 5;
+    size_t warmup = 3000;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--workload") && i + 1 < argc)
+            wl = argv[++i];
+        else if (!strcmp(argv[i], "--conformance") && i + 1 < argc)
+            conf = argv[++i];
+        else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
+            runs = (int)strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--warmup") && i + 1 < argc)
+            warmup = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--policies") && i + 1 < argc)
+            pfile = argv[++i];
+        else {
+            fprintf(stderr, "usage: bench_cedar (--workload DIR [--policies FILE] | --conformance "
+                            "DIR) [--runs N] [--warmup N]\n");
+            return 2;
+        }
+    }
+    if (runs < 1)
+        runs = 1;
+    if (wl)
+        return workload(wl, pfile, runs, warmup);
+    if (conf)
+        return conformance(conf, runs);
+    fprintf(stderr, "bench_cedar: give --workload DIR or --conformance DIR\n");
+    return 2;
+}

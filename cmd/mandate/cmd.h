@@ -1,0 +1,22 @@
+/*
+ * cmd.h: the mandate binary's subcommands. main.c dispatches from one table; each subcommand
+ * lives in its own file cmd_<name>.c. Subcommands parse arguments, call libmandate and print.
+ * Exit codes: 0 success (for authorize: allow), 1 deny, 2 usage error, 3 input error, 4 internal.
+ */
+#ifndef MANDATE_CMD_H
+#define MANDATE_CMD_H
+
+#include <stdio.h>
+
+enum { EXIT_ALLOW = 0, EXIT_DENY = 1, EXIT_USAGE = 2, EXIT_INPUT = 3, EXIT_INTERNAL = 4 };
+
+typedef struct cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} cmd;
+
+int cmd_authorize(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+
+#endif

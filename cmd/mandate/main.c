@@ -1,0 +1,44 @@
+/* main.c: the mandate binary: a table of subcommands over libmandate. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "mandate/mandate.h"
+
+static const cmd commands[] = {
+    {"authorize", cmd_authorize, "decide one request with Cedar policies and entities"},
+    {"policy", cmd_policy, "check Cedar policy files (policy check)"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mandate <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f,
+            "\nRun 'mandate <command> --help' for a command's options.\n"
+            "mandate %s\n",
+            mandate_version());
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("mandate %s\n", mandate_version());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "mandate: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

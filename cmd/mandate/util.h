@@ -1,0 +1,15 @@
+/* util.h: small helpers shared by the subcommands (file reading, error printing). */
+#ifndef MANDATE_CMD_UTIL_H
+#define MANDATE_CMD_UTIL_H
+
+#include <stddef.h>
+
+#include "mandate/mandate.h"
+
+/* Reads a whole file ("-" is stdin) into a malloc'd NUL-terminated buffer, or prints an error
+ * naming the file and returns NULL. */
+char *cmd_read_file(const char *path, size_t *len);
+/* Prints "mandate: FILE:LINE:COL: MESSAGE" (without position, or without FILE when NULL). */
+void cmd_print_diag(const char *file, const mandate_diag *d);
+
+#endif

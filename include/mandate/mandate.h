@@ -1,0 +1,21 @@
+/*
+ * mandate/mandate.h: the public API of libmandate. Includes every other public header.
+ * Symbols are mandate_*; everything else in the library is hidden.
+ */
+#ifndef MANDATE_MANDATE_H
+#define MANDATE_MANDATE_H
+
+#include "mandate/error.h"
+#include "mandate/cedar.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The library's version, "MAJOR.MINOR.PATCH". */
+const char *mandate_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,58 @@
+/*
+ * authorizer.c: Cedar's authorizer, as the Lean model's isAuthorized: every policy is evaluated;
+ * a satisfied forbid denies (the satisfied forbids determine), otherwise a satisfied permit allows
+ * (the satisfied permits determine), otherwise deny with no determining policy. A policy whose
+ * evaluation errors is skipped and reported in the error set.
+ */
+#include "cedar/cedar_int.h"
+#include "cedar/eval.h"
+
+int md_authorize(md_arena *a, const md_policyset *ps, const md_request *req, const md_entities *es,
+                 md_response *out)
+{
+    memset(out, 0, sizeof *out);
+    const md_policy **permits = md_arena_array(a, ps->n ? ps->n : 1, sizeof *permits);
+    const md_policy **forbids = md_arena_array(a, ps->n ? ps->n : 1, sizeof *forbids);
+    if (!permits || !forbids)
+        return MANDATE_ENOMEM;
+    size_t n_permit = 0, n_forbid = 0;
+    md_diag d;
+    md_eval_cache cache;
+    md_eval_cache_init(&cache, req, es);
+    for (size_t i = 0; i < ps->n; i++) {
+        const md_policy *p = ps->policies[i];
+        bool sat = false;
+        md_diag_clear(&d);
+        int rc = md_eval_policy_cached(p, &cache, a, &sat, &d);
+        if (rc == MANDATE_ENOMEM)
+            return rc;
+        if (rc) {
+            if (!out->errors) {
+                out->errors = md_arena_array(a, ps->n, sizeof *out->errors);
+                if (!out->errors)
+                    return MANDATE_ENOMEM;
+            }
+            const char *msg = md_arena_strndup(a, d.msg, strlen(d.msg));
+            if (!msg)
+                return MANDATE_ENOMEM;
+            out->errors[out->n_errors++] = (md_policy_error){p, msg};
+            continue;
+        }
+        if (!sat)
+            continue;
+        if (p->permit)
+            permits[n_permit++] = p;
+        else
+            forbids[n_forbid++] = p;
+    }
+    if (n_forbid) {
+        out->allow = false;
+        out->reasons = forbids;
+        out->n_reasons = n_forbid;
+    } else if (n_permit) {
+        out->allow = true;
+        out->reasons = permits;
+        out->n_reasons = n_permit;
+    }
+    return 0;
+}

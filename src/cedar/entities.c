@@ -1,0 +1,469 @@
+/*
+ * entities.c: the entity store (see cedar_int.h and entities.h): insertion-ordered chunks, an
+ * open-addressing hash index, and the ancestor closure computed once by md_entities_seal.
+ *
+ * Closure: Tarjan's strongly-connected-components algorithm, run iteratively over the parent
+ * edges between stored entities. Components complete in reverse topological order (a component
+ * finishes after every component it can reach), so each entity's closure is built from its
+ * parents' finished closures: memoised, linear in the size of the output, no recursion. A parent
+ * that is not in the store is an ancestor but contributes nothing further. An entity with exactly
+ * one parent P (in the store, not on a cycle with it) shares the array "ancestors of P plus P",
+ * built once per P; this is the common shape (many users in one group) and costs no copy.
+ */
+#include <stdlib.h>
+
+#include "cedar/entities.h"
+
+#define CHUNK_SHIFT 12u
+#define CHUNK_SIZE (1u << CHUNK_SHIFT)
+#define CHUNK_MASK (CHUNK_SIZE - 1u)
+
+typedef struct slot {
+    uint32_t idx1; /* index + 1; 0 for an empty slot */
+    uint32_t tag;  /* high bits of the hash, to skip most key comparisons */
+} slot;
+
+struct md_entities {
+    md_arena *a;
+    md_entity **chunks;
+    size_t chunks_cap;
+    size_t n;
+    slot *tab;
+    size_t tab_cap; /* a power of two, or 0 */
+    bool sealed;
+    bool has_cycle;
+    md_euid cycle_at;
+};
+
+static md_entity *at(const md_entities *es, size_t i)
+{
+    return &es->chunks[i >> CHUNK_SHIFT][i & CHUNK_MASK];
+}
+
+int md_entities_new(md_arena *a, md_entities **out)
+{
+    if (!a || !out)
+        return MANDATE_EINVAL;
+    md_entities *es = md_arena_alloc(a, sizeof *es);
+    if (!es)
+        return MANDATE_ENOMEM;
+    es->a = a;
+    *out = es;
+    return 0;
+}
+
+/* Returns the slot holding uid, or the empty slot where it would go. */
+static slot *lookup(const md_entities *es, const md_euid *uid, uint64_t h)
+{
+    size_t mask = es->tab_cap - 1;
+    uint32_t tag = (uint32_t)(h >> 32);
+    for (size_t pos = (size_t)h & mask;; pos = (pos + 1) & mask) {
+        slot *s = &es->tab[pos];
+        if (s->idx1 == 0)
+            return s;
+        if (s->tag == tag && md_euid_eq(&at(es, s->idx1 - 1)->uid, uid))
+            return s;
+    }
+}
+
+static int grow_table(md_entities *es)
+{
+    size_t cap = es->tab_cap ? es->tab_cap * 2 : 64;
+    slot *tab = md_arena_array(es->a, cap, sizeof *tab);
+    if (!tab)
+        return MANDATE_ENOMEM;
+    es->tab = tab;
+    es->tab_cap = cap;
+    for (size_t i = 0; i < es->n; i++) {
+        uint64_t h = md_euid_hash(&at(es, i)->uid);
+        slot *s = lookup(es, &at(es, i)->uid, h);
+        s->idx1 = (uint32_t)(i + 1);
+        s->tag = (uint32_t)(h >> 32);
+    }
+    return 0;
+}
+
+int md_entities_add(md_entities *es, const md_entity *e)
+{
+    if (!es || !e || es->sealed)
+        return MANDATE_EINVAL;
+    if (es->n >= MD_ENTITIES_MAX)
+        return MANDATE_ETOOBIG;
+    /* Keep the load factor under 0.7. */
+    if ((es->n + 1) * 10 > es->tab_cap * 7) {
+        int rc = grow_table(es);
+        if (rc)
+            return rc;
+    }
+    uint64_t h = md_euid_hash(&e->uid);
+    slot *s = lookup(es, &e->uid, h);
+    if (s->idx1)
+        return MANDATE_EEXIST;
+    size_t ci = es->n >> CHUNK_SHIFT;
+    if (ci >= es->chunks_cap) {
+        size_t cap = es->chunks_cap ? es->chunks_cap * 2 : 16;
+        md_entity **chunks = md_arena_array(es->a, cap, sizeof *chunks);
+        if (!chunks)
+            return MANDATE_ENOMEM;
+        if (es->chunks_cap)
+            memcpy(chunks, es->chunks, es->chunks_cap * sizeof *chunks);
+        es->chunks = chunks;
+        es->chunks_cap = cap;
+    }
+    if (!es->chunks[ci]) {
+        es->chunks[ci] = md_arena_array(es->a, CHUNK_SIZE, sizeof(md_entity));
+        if (!es->chunks[ci])
+            return MANDATE_ENOMEM;
+    }
+    md_entity *dst = at(es, es->n);
+    *dst = *e;
+    if (!dst->attrs)
+        dst->attrs = md_record_empty();
+    if (!dst->tags)
+        dst->tags = md_record_empty();
+    if (!dst->parents)
+        dst->n_parents = 0;
+    dst->n_ancestors = 0;
+    dst->ancestors = NULL;
+    s->idx1 = (uint32_t)(es->n + 1);
+    s->tag = (uint32_t)(h >> 32);
+    es->n++;
+    return 0;
+}
+
+const md_entity *md_entities_find(const md_entities *es, const md_euid *uid)
+{
+    if (!es || !uid || es->n == 0)
+        return NULL;
+    slot *s = lookup(es, uid, md_euid_hash(uid));
+    return s->idx1 ? at(es, s->idx1 - 1) : NULL;
+}
+
+static int64_t find_index(const md_entities *es, const md_euid *uid)
+{
+    slot *s = lookup(es, uid, md_euid_hash(uid));
+    return s->idx1 ? (int64_t)s->idx1 - 1 : -1;
+}
+
+size_t md_entities_count(const md_entities *es)
+{
+    return es ? es->n : 0;
+}
+
+const md_entity *md_entities_at(const md_entities *es, size_t i)
+{
+    return es && i < es->n ? at(es, i) : NULL;
+}
+
+static bool sorted_contains(const md_euid *arr, size_t n, const md_euid *x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = md_euid_cmp(&arr[mid], x);
+        if (c == 0)
+            return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+bool md_entities_in(const md_entities *es, const md_euid *a, const md_euid *b)
+{
+    if (md_euid_eq(a, b))
+        return true;
+    const md_entity *e = md_entities_find(es, a);
+    return e && sorted_contains(e->ancestors, e->n_ancestors, b);
+}
+
+bool md_entities_has_cycle(const md_entities *es, md_euid *where)
+{
+    if (!es || !es->has_cycle)
+        return false;
+    if (where)
+        *where = es->cycle_at;
+    return true;
+}
+
+/* ---- sealing ---- */
+
+/* Scratch state of one seal, all in a scratch arena freed at the end. */
+typedef struct sealer {
+    md_entities *es;
+    md_arena *sa;
+    size_t *poff;       /* CSR offsets of in-store parent edges, n + 1 */
+    int32_t *pidx;      /* parent index, -1 for a parent not in the store */
+    uint32_t *comp;     /* component id + 1, 0 while not finished */
+    const md_euid **up; /* lazily built "ancestors plus self" arrays (in the store arena) */
+    uint32_t *n_up;
+    md_euid *buf; /* gathering buffer */
+    size_t buf_len, buf_cap;
+} sealer;
+
+static int buf_reserve(sealer *s, size_t more)
+{
+    if (s->buf_len + more <= s->buf_cap)
+        return 0;
+    size_t cap = s->buf_cap ? s->buf_cap : 64;
+    while (cap < s->buf_len + more) {
+        if (cap > SIZE_MAX / 2 / sizeof(md_euid))
+            return MANDATE_ETOOBIG;
+        cap *= 2;
+    }
+    md_euid *nb = md_arena_array(s->sa, cap, sizeof *nb);
+    if (!nb)
+        return MANDATE_ENOMEM;
+    if (s->buf_len)
+        memcpy(nb, s->buf, s->buf_len * sizeof *nb);
+    s->buf = nb;
+    s->buf_cap = cap;
+    return 0;
+}
+
+static int buf_push_many(sealer *s, const md_euid *u, size_t n)
+{
+    int rc = buf_reserve(s, n);
+    if (rc)
+        return rc;
+    if (n)
+        memcpy(s->buf + s->buf_len, u, n * sizeof *u);
+    s->buf_len += n;
+    return 0;
+}
+
+static int euid_qcmp(const void *a, const void *b)
+{
+    return md_euid_cmp(a, b);
+}
+
+/* Sorts and deduplicates the buffer. */
+static void buf_normalise(sealer *s)
+{
+    if (s->buf_len < 2)
+        return;
+    qsort(s->buf, s->buf_len, sizeof *s->buf, euid_qcmp);
+    size_t w = 1;
+    for (size_t i = 1; i < s->buf_len; i++)
+        if (!md_euid_eq(&s->buf[w - 1], &s->buf[i]))
+            s->buf[w++] = s->buf[i];
+    s->buf_len = w;
+}
+
+/* Returns the shared array "ancestors of q, plus q" (built on first use). */
+static int up_of(sealer *s, uint32_t q, const md_euid **out, uint32_t *n_out)
+{
+    if (!s->up[q]) {
+        const md_entity *p = at(s->es, q);
+        size_t n = p->n_ancestors;
+        md_euid *arr = md_arena_array(s->es->a, n + 1, sizeof *arr);
+        if (!arr)
+            return MANDATE_ENOMEM;
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (md_euid_cmp(&p->ancestors[mid], &p->uid) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo)
+            memcpy(arr, p->ancestors, lo * sizeof *arr);
+        arr[lo] = p->uid;
+        if (n > lo)
+            memcpy(arr + lo + 1, p->ancestors + lo, (n - lo) * sizeof *arr);
+        s->up[q] = arr;
+        s->n_up[q] = (uint32_t)(n + 1);
+    }
+    *out = s->up[q];
+    *n_out = s->n_up[q];
+    return 0;
+}
+
+/* Copies the buffer (minus self) into the store arena as e's ancestors. */
+static int set_ancestors_from_buf(sealer *s, md_entity *e)
+{
+    size_t n = 0;
+    md_euid *arr = NULL;
+    if (s->buf_len) {
+        arr = md_arena_array(s->es->a, s->buf_len, sizeof *arr);
+        if (!arr)
+            return MANDATE_ENOMEM;
+        for (size_t i = 0; i < s->buf_len; i++)
+            if (!md_euid_eq(&s->buf[i], &e->uid))
+                arr[n++] = s->buf[i];
+    }
+    e->ancestors = n ? arr : NULL;
+    e->n_ancestors = n;
+    return 0;
+}
+
+/* Closure of one finished component: members[0..m). comp_id is already set on the members. */
+static int finish_component(sealer *s, const uint32_t *members, size_t m, uint32_t comp_id)
+{
+    if (m == 1) {
+        uint32_t v = members[0];
+        md_entity *e = at(s->es, v);
+        size_t b = s->poff[v], end = s->poff[v + 1];
+        bool self_loop = false;
+        for (size_t k = b; k < end; k++)
+            if (s->pidx[k] == (int32_t)v)
+                self_loop = true;
+        if (!self_loop) {
+            if (end == b) {
+                e->ancestors = NULL;
+                e->n_ancestors = 0;
+                return 0;
+            }
+            if (end - b == 1 && s->pidx[b] >= 0) {
+                const md_euid *arr;
+                uint32_t n;
+                int rc = up_of(s, (uint32_t)s->pidx[b], &arr, &n);
+                if (rc)
+                    return rc;
+                e->ancestors = arr;
+                e->n_ancestors = n;
+                return 0;
+            }
+        }
+    }
+    s->buf_len = 0;
+    int rc = 0;
+    for (size_t i = 0; i < m && !rc; i++) {
+        uint32_t v = members[i];
+        const md_entity *e = at(s->es, v);
+        for (size_t k = s->poff[v]; k < s->poff[v + 1] && !rc; k++) {
+            int32_t q = s->pidx[k];
+            if (q < 0) {
+                rc = buf_push_many(s, &e->parents[k - s->poff[v]], 1);
+            } else if (s->comp[q] == comp_id) {
+                /* same component: every member is pushed below */
+            } else {
+                const md_entity *p = at(s->es, (size_t)q);
+                rc = buf_push_many(s, p->ancestors, p->n_ancestors);
+                if (!rc)
+                    rc = buf_push_many(s, &p->uid, 1);
+            }
+        }
+    }
+    bool cycle = m > 1;
+    if (m == 1)
+        for (size_t k = s->poff[members[0]]; k < s->poff[members[0] + 1]; k++)
+            if (s->pidx[k] == (int32_t)members[0])
+                cycle = true;
+    if (cycle) {
+        for (size_t i = 0; i < m && !rc; i++)
+            rc = buf_push_many(s, &at(s->es, members[i])->uid, 1);
+        if (!s->es->has_cycle) {
+            s->es->has_cycle = true;
+            s->es->cycle_at = at(s->es, members[0])->uid;
+        }
+    }
+    if (rc)
+        return rc;
+    buf_normalise(s);
+    for (size_t i = 0; i < m && !rc; i++)
+        rc = set_ancestors_from_buf(s, at(s->es, members[i]));
+    return rc;
+}
+
+typedef struct frame {
+    uint32_t v;
+    size_t edge;
+} frame;
+
+int md_entities_seal(md_entities *es, md_diag *d)
+{
+    if (!es)
+        return md_diag_set(d, MANDATE_EINVAL, 0, 0, "cannot seal a NULL entity store");
+    if (es->sealed)
+        return 0;
+    size_t n = es->n;
+    int rc = 0;
+    sealer s = {.es = es};
+    s.sa = md_arena_new();
+    if (!s.sa)
+        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory sealing the entity store");
+    size_t n_edges = 0;
+    for (size_t i = 0; i < n; i++)
+        n_edges += at(es, i)->n_parents;
+    s.poff = md_arena_array(s.sa, n + 1, sizeof *s.poff);
+    s.pidx = md_arena_array(s.sa, n_edges ? n_edges : 1, sizeof *s.pidx);
+    s.comp = md_arena_array(s.sa, n ? n : 1, sizeof *s.comp);
+    s.up = md_arena_array(s.sa, n ? n : 1, sizeof *s.up);
+    s.n_up = md_arena_array(s.sa, n ? n : 1, sizeof *s.n_up);
+    uint32_t *index = md_arena_array(s.sa, n ? n : 1, sizeof *index);
+    uint32_t *low = md_arena_array(s.sa, n ? n : 1, sizeof *low);
+    uint32_t *stack = md_arena_array(s.sa, n ? n : 1, sizeof *stack);
+    frame *frames = md_arena_array(s.sa, n ? n : 1, sizeof *frames);
+    if (!s.poff || !s.pidx || !s.comp || !s.up || !s.n_up || !index || !low || !stack || !frames) {
+        rc = MANDATE_ENOMEM;
+        goto done;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const md_entity *e = at(es, i);
+        s.poff[i] = k;
+        for (size_t j = 0; j < e->n_parents; j++) {
+            int64_t q = find_index(es, &e->parents[j]);
+            s.pidx[k++] = (int32_t)q;
+        }
+    }
+    s.poff[n] = k;
+
+    /* Iterative Tarjan. index[v] == 0: not visited; comp[v] != 0: finished (not on stack). */
+    uint32_t counter = 0, comps = 0;
+    size_t sp = 0;
+    for (size_t r = 0; r < n && !rc; r++) {
+        if (index[r])
+            continue;
+        size_t fp = 0;
+        index[r] = low[r] = ++counter;
+        stack[sp++] = (uint32_t)r;
+        frames[fp++] = (frame){(uint32_t)r, s.poff[r]};
+        while (fp && !rc) {
+            frame *f = &frames[fp - 1];
+            uint32_t v = f->v;
+            if (f->edge < s.poff[v + 1]) {
+                int32_t w = s.pidx[f->edge++];
+                if (w < 0)
+                    continue;
+                if (!index[w]) {
+                    index[w] = low[w] = ++counter;
+                    stack[sp++] = (uint32_t)w;
+                    frames[fp++] = (frame){(uint32_t)w, s.poff[w]};
+                } else if (!s.comp[w] && index[w] < low[v]) {
+                    low[v] = index[w];
+                }
+                continue;
+            }
+            fp--;
+            if (low[v] == index[v]) {
+                uint32_t id = ++comps;
+                size_t top = sp;
+                do {
+                    sp--;
+                    s.comp[stack[sp]] = id;
+                } while (stack[sp] != v);
+                rc = finish_component(&s, stack + sp, top - sp, id);
+            }
+            if (fp) {
+                uint32_t u = frames[fp - 1].v;
+                if (low[v] < low[u])
+                    low[u] = low[v];
+            }
+        }
+    }
+    if (!rc)
+        es->sealed = true;
+done:
+    md_arena_free(s.sa);
+    if (rc == MANDATE_ENOMEM)
+        return md_diag_set(d, rc, 0, 0, "out of memory computing the entity ancestor closure");
+    if (rc)
+        return md_diag_set(d, rc, 0, 0, "cannot compute the entity ancestor closure: %s",
+                           mandate_strerror(rc));
+    return 0;
+}

@@ -1,0 +1,61 @@
+/*
+ * entities.h: private helpers of the entity store (entities.c), the entities JSON reader
+ * (entities_json.c) and request validation (request_validate.c), beyond the entry points in
+ * cedar_int.h.
+ *
+ * The store keeps entities in insertion order in fixed-size chunks (pointers to stored entities
+ * stay valid while more are added) and indexes them with an open-addressing hash table keyed by
+ * md_euid_hash. md_entities_seal computes every entity's transitive ancestor closure once, with an
+ * iterative strongly-connected-components pass (no recursion, cycles terminate), so `in` is one
+ * hash lookup and one binary search. Entities whose only parent is the same entity share one
+ * ancestor array.
+ *
+ * The schema checks here follow Rust Cedar's schema-based entity parsing and request validation
+ * (cedar-policy-core entities/conformance.rs, validator/coreschema.rs).
+ *
+ * May depend on: core/, cedar/cedar_int.h, cedar/ext.h.
+ */
+#ifndef MD_CEDAR_ENTITIES_H
+#define MD_CEDAR_ENTITIES_H
+
+#include "cedar/cedar_int.h"
+
+/* Most entities one store holds (indices are 32-bit). */
+#define MD_ENTITIES_MAX 0x7ffffff0u
+
+/* After md_entities_seal: true when the parent graph has a cycle (including an entity that is its
+ * own parent); *at (may be NULL) receives one entity on the cycle. The closure is still computed:
+ * every member of a cycle has every other member as an ancestor. */
+bool md_entities_has_cycle(const md_entities *es, md_euid *at);
+
+/* True when uid's entity type is an action type (its last path component is "Action"). */
+bool md_euid_is_action(const md_euid *uid);
+
+/* True when s is a valid Cedar name: identifiers separated by "::", none of them reserved. */
+bool md_cedar_name_valid(md_str s);
+
+/* Checks that v has type t (as Rust Cedar's typecheck of a restricted expression against a schema
+ * type: records closed, required attributes present, entity types equal). On a mismatch returns
+ * MANDATE_ESCHEMA with "<what>...: ... should be a T, found a U" in d. what is a prefix such as
+ * "context" or "entity 'User::\"a\"': attribute 'age'". */
+int md_value_typecheck(const md_value *v, const md_type *t, const char *what, md_diag *d);
+
+/* Checks every entity uid inside v against the schema: a uid of an enumerated entity type must
+ * have one of the declared ids, and an action uid must be a declared action. MANDATE_ESCHEMA. */
+int md_value_check_euids(const md_schema *s, const md_value *v, const char *what, md_diag *d);
+
+/* The uid check of md_value_check_euids for one uid. */
+int md_euid_check_schema(const md_schema *s, const md_euid *uid, const char *what, md_diag *d);
+
+/* Parses JSON text into jansson values, as json_loadb with JSON_REJECT_DUPLICATES and
+ * JSON_ALLOW_NUL would, but also accepts NUL bytes in object keys, which Cedar ids and record keys
+ * may hold and jansson's own parser refuses ("NUL byte in object key not supported"). Strict
+ * RFC 8259; integers outside the int64 range become reals. Nesting is capped at
+ * MD_CEDAR_MAX_DEPTH + 8 and text at MD_CEDAR_MAX_JSON_TEXT (MANDATE_ETOOBIG). Errors are
+ * MANDATE_EPARSE with a 1-based line:column in d. On success *out is a new reference. */
+int md_json_parse(const char *text, size_t len, json_t **out, md_diag *d);
+
+/* Writes a schema type in Cedar syntax ("Long", "Set<String>", "{a: Long, b?: String}"). */
+int md_type_print(md_buf *b, const md_type *t);
+
+#endif

@@ -1,0 +1,1722 @@
+/*
+ * entities_json.c: Cedar's JSON formats for entities, entity uids, values and contexts, with and
+ * without a schema (see cedar_int.h, entities.h), following Rust Cedar's EntityJsonParser,
+ * ValueParser and EntitySchemaConformanceChecker (cedar-policy-core/src/entities/json: entities.rs,
+ * value.rs).
+ *
+ * Without a schema a JSON value maps to a Cedar value as CedarValueJson does: an object with the
+ * single key "__entity" holding {"type","id"} is an entity, one with the single key "__extn"
+ * holding {"fn","arg"} or {"fn","args"} is an extension function call, evaluated here; any other
+ * object is a record and an array is a set. With a schema the expected type steers the parse: an
+ * entity-typed position also takes a bare {"type","id"}, an extension-typed one a bare string
+ * (the type's constructor is applied) or a bare {"fn","arg"}, and records are closed. Entities
+ * are then checked against their type (declared, enum ids, attributes, tags, parent types), data
+ * action entities must equal the schema's, and the schema's action entities are added.
+ *
+ * Identical duplicate entities are accepted (Rust Cedar 4.x since #1473); differing duplicates and
+ * parent cycles are errors.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cedar/entities.h"
+#include "cedar/ext.h"
+
+#define INTERN_SLOTS 4096u
+#define INTERN_MAX_LEN 64u
+#define PATH_MAX_LEN 200u
+
+typedef struct jctx {
+    md_arena *a;   /* output */
+    md_arena *tmp; /* temporary arrays, reset between entities */
+    md_arena *sa;  /* scratch living for the whole call (intern table, caches) */
+    const md_schema *s;
+    md_diag *d;
+    const char *where;      /* "context", "value", ...; NULL: render from the entity fields below */
+    size_t ent_idx;         /* position in the entities array */
+    const md_euid *ent_uid; /* the entity's uid once parsed, else NULL */
+    int ent_part;           /* 0: the entity, 1: its uid, 2: its parents[ent_sub] */
+    size_t ent_sub;
+    char wbuf[360];
+    const char *kind; /* "attribute", "tag" or NULL */
+    char path[PATH_MAX_LEN];
+    size_t plen;
+    int depth;
+    md_str *intern;    /* INTERN_SLOTS strings, or NULL */
+    uint8_t **allowed; /* per entity type: bitmap of allowed ancestor types, built lazily */
+} jctx;
+
+/* ---- messages ---- */
+
+static const char *uid_text(const md_euid *u, char *buf, size_t n);
+
+/* The subject of messages, rendered only when a message is written. */
+static const char *where_text(jctx *c)
+{
+    if (c->where)
+        return c->where;
+    char ubuf[240];
+    if (!c->ent_uid)
+        snprintf(c->wbuf, sizeof c->wbuf, "entities[%zu]%s", c->ent_idx,
+                 c->ent_part == 1 ? ": uid" : "");
+    else if (c->ent_part == 2)
+        snprintf(c->wbuf, sizeof c->wbuf, "entity '%s': parents[%zu]",
+                 uid_text(c->ent_uid, ubuf, sizeof ubuf), c->ent_sub);
+    else
+        snprintf(c->wbuf, sizeof c->wbuf, "entity '%s'", uid_text(c->ent_uid, ubuf, sizeof ubuf));
+    return c->wbuf;
+}
+
+MD_PRINTF(3, 4)
+static int fail(jctx *c, int code, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (c->kind && c->plen)
+        return md_diag_set(c->d, code, 0, 0, "%s: %s '%s' %s", where_text(c), c->kind, c->path,
+                           msg);
+    return md_diag_set(c->d, code, 0, 0, "%s %s", where_text(c), msg);
+}
+
+static size_t path_push(jctx *c, const char *key, size_t len)
+{
+    size_t old = c->plen;
+    size_t room = sizeof c->path - 1 - c->plen;
+    if (c->plen && room) {
+        c->path[c->plen++] = '.';
+        room--;
+    }
+    if (len > room)
+        len = room;
+    for (size_t i = 0; i < len; i++)
+        c->path[c->plen++] = key[i] ? key[i] : '?';
+    c->path[c->plen] = '\0';
+    return old;
+}
+
+static void path_pop(jctx *c, size_t old)
+{
+    c->plen = old;
+    c->path[old] = '\0';
+}
+
+static const char *json_kind(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a non-integer number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "an unknown JSON value";
+}
+
+/* Prints a uid into buf (truncated), for messages. */
+static const char *uid_text(const md_euid *u, char *buf, size_t n)
+{
+    md_buf b;
+    md_buf_init(&b, 4096);
+    if (md_euid_print(&b, u) == 0 && b.data)
+        snprintf(buf, n, "%s", b.data);
+    else
+        snprintf(buf, n, "%.*s::<id>", (int)(u->type.len > 100 ? 100 : u->type.len), u->type.ptr);
+    md_buf_release(&b);
+    return buf;
+}
+
+/* ---- names ---- */
+
+static bool reserved_ident(const char *p, size_t n)
+{
+    static const char *const words[] = {"true", "false", "if",   "then", "else",
+                                        "in",   "is",    "like", "has",  "__cedar"};
+    for (size_t i = 0; i < MD_ARRAY_LEN(words); i++)
+        if (strlen(words[i]) == n && memcmp(words[i], p, n) == 0)
+            return true;
+    return false;
+}
+
+bool md_cedar_name_valid(md_str s)
+{
+    size_t i = 0;
+    if (s.len == 0)
+        return false;
+    for (;;) {
+        size_t start = i;
+        if (i >= s.len)
+            return false;
+        char ch = s.ptr[i];
+        if (!(ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')))
+            return false;
+        i++;
+        while (i < s.len) {
+            ch = s.ptr[i];
+            if (!(ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9')))
+                break;
+            i++;
+        }
+        if (reserved_ident(s.ptr + start, i - start))
+            return false;
+        if (i == s.len)
+            return true;
+        if (i + 2 < s.len && s.ptr[i] == ':' && s.ptr[i + 1] == ':') {
+            i += 2;
+            continue;
+        }
+        return false;
+    }
+}
+
+bool md_euid_is_action(const md_euid *uid)
+{
+    md_str t = uid->type;
+    static const char act[] = "Action";
+    size_t n = sizeof act - 1;
+    if (t.len < n || memcmp(t.ptr + t.len - n, act, n) != 0)
+        return false;
+    return t.len == n ||
+           (t.len >= n + 2 && t.ptr[t.len - n - 1] == ':' && t.ptr[t.len - n - 2] == ':');
+}
+
+/* ---- strings ---- */
+
+/* Copies a string into the output arena; short strings seen before are shared. */
+static int copy_str(jctx *c, const char *p, size_t n, md_str *out)
+{
+    if (c->intern && n <= INTERN_MAX_LEN) {
+        uint64_t h = md_hash_bytes(p, n, 0x9e3779b9u);
+        for (size_t k = 0; k < 8; k++) {
+            md_str *slot = &c->intern[(h + k) & (INTERN_SLOTS - 1)];
+            if (!slot->ptr) {
+                *slot = md_arena_str(c->a, (md_str){p, n});
+                if (!slot->ptr)
+                    return fail(c, MANDATE_ENOMEM, "out of memory");
+                *out = *slot;
+                return 0;
+            }
+            if (md_str_eq(*slot, (md_str){p, n})) {
+                *out = *slot;
+                return 0;
+            }
+        }
+    }
+    *out = md_arena_str(c->a, (md_str){p, n});
+    if (!out->ptr)
+        return fail(c, MANDATE_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int json_str(jctx *c, const json_t *j, md_str *out)
+{
+    return copy_str(c, json_string_value(j), json_string_length(j), out);
+}
+
+/* ---- entity uids ---- */
+
+static const json_t *type_and_id(const json_t *j)
+{
+    if (!json_is_object(j))
+        return NULL;
+    if (!json_is_string(json_object_get(j, "type")) || !json_is_string(json_object_get(j, "id")))
+        return NULL;
+    return j;
+}
+
+static int uid_from_type_and_id(jctx *c, const json_t *t, md_euid *out)
+{
+    const json_t *ty = json_object_get(t, "type");
+    md_str name = {json_string_value(ty), json_string_length(ty)};
+    if (!md_cedar_name_valid(name))
+        return fail(c, MANDATE_EPARSE, "has an invalid entity type name '%.*s'",
+                    (int)(name.len > 100 ? 100 : name.len), name.ptr);
+    int rc = json_str(c, ty, &out->type);
+    return rc ? rc : json_str(c, json_object_get(t, "id"), &out->id);
+}
+
+/* An entity uid as EntityUidJson: {"__entity": {"type","id"}} or {"type","id"}. */
+static int parse_uid(jctx *c, const json_t *j, md_euid *out)
+{
+    if (!json_is_object(j))
+        return fail(c, MANDATE_EPARSE,
+                    "should be an entity uid {\"type\": ..., \"id\": ...}, found %s", json_kind(j));
+    if (json_is_string(json_object_get(j, "__expr")))
+        return fail(c, MANDATE_EPARSE, "uses an __expr escape, which is not supported");
+    const json_t *t = type_and_id(json_object_get(j, "__entity"));
+    if (!t)
+        t = type_and_id(j);
+    if (!t)
+        return fail(c, MANDATE_EPARSE,
+                    "should be an entity uid {\"type\": ..., \"id\": ...} with string type and id");
+    return uid_from_type_and_id(c, t, out);
+}
+
+/* ---- extension calls ---- */
+
+static const md_type T_STRING = {.kind = MD_T_STRING};
+static const md_type T_DECIMAL = {.kind = MD_T_DECIMAL};
+static const md_type T_IP = {.kind = MD_T_IP};
+static const md_type T_DATETIME = {.kind = MD_T_DATETIME};
+static const md_type T_DURATION = {.kind = MD_T_DURATION};
+
+/* The declared argument types of an extension function (receiver first). */
+static const md_type *ext_arg_type(md_extfn f, size_t i)
+{
+    switch (f) {
+    case MD_FN_DECIMAL:
+    case MD_FN_IP:
+    case MD_FN_DATETIME:
+    case MD_FN_DURATION: return &T_STRING;
+    case MD_FN_LESS_THAN:
+    case MD_FN_LESS_THAN_OR_EQUAL:
+    case MD_FN_GREATER_THAN:
+    case MD_FN_GREATER_THAN_OR_EQUAL: return &T_DECIMAL;
+    case MD_FN_IS_IPV4:
+    case MD_FN_IS_IPV6:
+    case MD_FN_IS_LOOPBACK:
+    case MD_FN_IS_MULTICAST:
+    case MD_FN_IS_IN_RANGE: return &T_IP;
+    case MD_FN_OFFSET: return i == 0 ? &T_DATETIME : &T_DURATION;
+    case MD_FN_DURATION_SINCE:
+    case MD_FN_TO_DATE:
+    case MD_FN_TO_TIME: return &T_DATETIME;
+    case MD_FN_TO_DAYS:
+    case MD_FN_TO_HOURS:
+    case MD_FN_TO_MINUTES:
+    case MD_FN_TO_SECONDS:
+    case MD_FN_TO_MILLISECONDS: return &T_DURATION;
+    case MD_FN__COUNT: break;
+    }
+    return NULL;
+}
+
+static int parse_plain(jctx *c, const json_t *j, md_value *out);
+static int parse_typed(jctx *c, const json_t *j, const md_type *t, md_value *out);
+
+/* Recognises FnAndArgs: {"fn": string, "arg": v} or {"fn": string, "args": [..]}. */
+static bool fn_and_args(const json_t *j, const json_t **fn, const json_t **arg, const json_t **args)
+{
+    if (!json_is_object(j) || !json_is_string(json_object_get(j, "fn")))
+        return false;
+    *fn = json_object_get(j, "fn");
+    *arg = json_object_get(j, "arg");
+    *args = NULL;
+    if (*arg)
+        return true;
+    *args = json_object_get(j, "args");
+    return json_is_array(*args);
+}
+
+/* Parses the arguments (typed: by the function's argument types) and applies the function. */
+static int call_ext(jctx *c, const json_t *fn, const json_t *arg, const json_t *args, bool typed,
+                    md_value *out)
+{
+    md_str name = {json_string_value(fn), json_string_length(fn)};
+    int nl = (int)(name.len > 100 ? 100 : name.len);
+    if (!md_cedar_name_valid(name))
+        return fail(c, MANDATE_EPARSE, "has an invalid extension function name '%.*s'", nl,
+                    name.ptr);
+    md_extfn f;
+    if (!md_extfn_from_name(name, &f))
+        return fail(c, MANDATE_EPARSE, "calls '%.*s', which is not an extension function", nl,
+                    name.ptr);
+    size_t n = arg ? 1 : json_array_size(args);
+    size_t want = md_extfn_arity(f);
+    if (n != want)
+        return fail(c, MANDATE_EPARSE, "calls '%.*s' with %zu argument%s; it takes %zu", nl,
+                    name.ptr, n, n == 1 ? "" : "s", want);
+    md_value argv[4];
+    if (n > MD_ARRAY_LEN(argv))
+        return fail(c, MANDATE_EINTERNAL, "extension function with too many arguments");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *aj = arg ? arg : json_array_get(args, i);
+        int rc =
+            typed ? parse_typed(c, aj, ext_arg_type(f, i), &argv[i]) : parse_plain(c, aj, &argv[i]);
+        if (rc)
+            return rc;
+    }
+    md_diag sub = {0};
+    int rc = md_extfn_apply(c->a, f, argv, n, out, &sub);
+    if (rc)
+        return fail(c, rc == MANDATE_ENOMEM ? rc : MANDATE_EPARSE, "is not a valid value: %s",
+                    sub.msg[0] ? sub.msg : mandate_strerror(rc));
+    return 0;
+}
+
+/* ---- values ---- */
+
+static int enter(jctx *c)
+{
+    if (c->depth >= MD_CEDAR_MAX_DEPTH)
+        return fail(c, MANDATE_ETOOBIG, "nests deeper than %d levels", MD_CEDAR_MAX_DEPTH);
+    c->depth++;
+    return 0;
+}
+
+static int parse_array_as_set(jctx *c, const json_t *j, const md_type *elem, bool typed,
+                              md_value *out)
+{
+    size_t n = json_array_size(j);
+    md_value *items = md_arena_array(c->tmp, n ? n : 1, sizeof *items);
+    if (!items)
+        return fail(c, MANDATE_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_array_get(j, i);
+        int rc = typed ? parse_typed(c, e, elem, &items[i]) : parse_plain(c, e, &items[i]);
+        if (rc)
+            return rc;
+    }
+    out->kind = MD_V_SET;
+    if (md_set_new(c->a, items, n, &out->u.set))
+        return fail(c, MANDATE_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int make_record(jctx *c, md_field *fields, size_t n, md_value *out)
+{
+    md_str dup = {0};
+    out->kind = MD_V_RECORD;
+    int rc = md_record_new(c->a, fields, n, &out->u.rec, &dup);
+    if (rc == MANDATE_EEXIST)
+        return fail(c, MANDATE_EPARSE, "has the key '%.*s' twice",
+                    (int)(dup.len > 100 ? 100 : dup.len), dup.ptr);
+    if (rc)
+        return fail(c, rc, "cannot be built: %s", mandate_strerror(rc));
+    return 0;
+}
+
+static int parse_plain_inner(jctx *c, const json_t *j, md_value *out)
+{
+    switch (json_typeof(j)) {
+    case JSON_TRUE:
+    case JSON_FALSE:
+        out->kind = MD_V_BOOL;
+        out->u.b = json_is_true(j);
+        return 0;
+    case JSON_INTEGER:
+        out->kind = MD_V_LONG;
+        out->u.i = (int64_t)json_integer_value(j);
+        return 0;
+    case JSON_REAL:
+        return fail(c, MANDATE_EPARSE,
+                    "is %g, which is not an integer (Cedar Longs are 64-bit "
+                    "integers)",
+                    json_real_value(j));
+    case JSON_STRING: out->kind = MD_V_STRING; return json_str(c, j, &out->u.s);
+    case JSON_NULL: return fail(c, MANDATE_EPARSE, "is null, which is not a Cedar value");
+    case JSON_ARRAY: return parse_array_as_set(c, j, NULL, false, out);
+    case JSON_OBJECT: break;
+    }
+    if (json_object_size(j) == 1) {
+        const json_t *v;
+        if ((v = json_object_get(j, "__extn")) != NULL) {
+            const json_t *fn, *arg, *args;
+            if (json_object_size(v) >= 2 && fn_and_args(v, &fn, &arg, &args))
+                return call_ext(c, fn, arg, args, false, out);
+        } else if ((v = json_object_get(j, "__expr")) != NULL) {
+            if (json_is_string(v))
+                return fail(c, MANDATE_EPARSE, "uses an __expr escape, which is not supported");
+        } else if ((v = json_object_get(j, "__entity")) != NULL) {
+            if (json_object_size(v) >= 2 && type_and_id(v)) {
+                out->kind = MD_V_ENTITY;
+                return uid_from_type_and_id(c, v, &out->u.uid);
+            }
+        }
+    }
+    size_t n = json_object_size(j), i = 0;
+    md_field *fields = md_arena_array(c->tmp, n ? n : 1, sizeof *fields);
+    if (!fields)
+        return fail(c, MANDATE_ENOMEM, "out of memory");
+    const char *key;
+    size_t klen;
+    json_t *v;
+    json_object_keylen_foreach((json_t *)j, key, klen, v)
+    {
+        int rc = copy_str(c, key, klen, &fields[i].key);
+        if (rc)
+            return rc;
+        size_t old = path_push(c, key, klen);
+        rc = parse_plain(c, v, &fields[i].val);
+        path_pop(c, old);
+        if (rc)
+            return rc;
+        i++;
+    }
+    return make_record(c, fields, i, out);
+}
+
+static int parse_plain(jctx *c, const json_t *j, md_value *out)
+{
+    int rc = enter(c);
+    if (rc)
+        return rc;
+    rc = parse_plain_inner(c, j, out);
+    c->depth--;
+    return rc;
+}
+
+static const md_attr_type *rec_attr(const md_rec_type *r, const char *key, size_t klen)
+{
+    size_t lo = 0, hi = r->n;
+    md_str k = {key, klen};
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int cmp = md_str_cmp(r->attrs[mid].name, k);
+        if (cmp == 0)
+            return &r->attrs[mid];
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static int typecheck_here(jctx *c, const md_value *v, const md_type *t);
+
+static int parse_typed_record(jctx *c, const json_t *j, const md_rec_type *rt, md_value *out)
+{
+    size_t n = rt->n, m = 0;
+    md_field *fields = md_arena_array(c->tmp, n ? n : 1, sizeof *fields);
+    if (!fields)
+        return fail(c, MANDATE_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const md_attr_type *at = &rt->attrs[i];
+        const json_t *v = json_object_getn(j, at->name.ptr, at->name.len);
+        if (!v) {
+            if (at->required)
+                return fail(c, MANDATE_ESCHEMA, "is missing the required attribute '%.*s'",
+                            (int)(at->name.len > 100 ? 100 : at->name.len), at->name.ptr);
+            continue;
+        }
+        fields[m].key = at->name;
+        size_t old = path_push(c, at->name.ptr, at->name.len);
+        int rc = parse_typed(c, v, at->type, &fields[m].val);
+        path_pop(c, old);
+        if (rc)
+            return rc;
+        m++;
+    }
+    const char *key;
+    size_t klen;
+    json_t *v;
+    json_object_keylen_foreach((json_t *)j, key, klen, v)
+    {
+        if (!rec_attr(rt, key, klen))
+            return fail(c, MANDATE_ESCHEMA,
+                        "has the attribute '%.*s', which the schema does not "
+                        "declare",
+                        (int)(klen > 100 ? 100 : klen), key);
+    }
+    return make_record(c, fields, m, out);
+}
+
+static int parse_typed_ext(jctx *c, const json_t *j, const md_type *t, md_value *out)
+{
+    const json_t *fn, *arg, *args;
+    if (json_is_object(j)) {
+        if (json_is_string(json_object_get(j, "__expr")))
+            return fail(c, MANDATE_EPARSE, "uses an __expr escape, which is not supported");
+        if (fn_and_args(json_object_get(j, "__extn"), &fn, &arg, &args))
+            return call_ext(c, fn, arg, args, true, out);
+        if (fn_and_args(j, &fn, &arg, &args))
+            return call_ext(c, fn, arg, args, true, out);
+    }
+    /* An implicit constructor call: decimal, ip, datetime or duration of the value. */
+    md_extfn f = t->kind == MD_T_DECIMAL    ? MD_FN_DECIMAL
+                 : t->kind == MD_T_IP       ? MD_FN_IP
+                 : t->kind == MD_T_DATETIME ? MD_FN_DATETIME
+                                            : MD_FN_DURATION;
+    md_value argv;
+    int rc = parse_plain(c, j, &argv);
+    if (rc)
+        return rc;
+    if (argv.kind != MD_V_STRING) {
+        rc = typecheck_here(c, &argv, t);
+        if (!rc)
+            *out = argv;
+        return rc;
+    }
+    md_diag sub = {0};
+    rc = md_extfn_apply(c->a, f, &argv, 1, out, &sub);
+    if (rc)
+        return fail(c, rc == MANDATE_ENOMEM ? rc : MANDATE_EPARSE, "is not a valid %s: %s",
+                    md_extfn_name(f), sub.msg[0] ? sub.msg : mandate_strerror(rc));
+    return 0;
+}
+
+static int parse_typed_inner(jctx *c, const json_t *j, const md_type *t, md_value *out)
+{
+    switch (t->kind) {
+    case MD_T_ENTITY: out->kind = MD_V_ENTITY; return parse_uid(c, j, &out->u.uid);
+    case MD_T_DECIMAL:
+    case MD_T_IP:
+    case MD_T_DATETIME:
+    case MD_T_DURATION: return parse_typed_ext(c, j, t, out);
+    case MD_T_SET:
+        if (json_is_array(j))
+            return parse_array_as_set(c, j, t->u.elem, true, out);
+        break;
+    case MD_T_RECORD:
+        if (json_is_object(j))
+            return parse_typed_record(c, j, &t->u.rec, out);
+        break;
+    case MD_T_BOOL:
+    case MD_T_LONG:
+    case MD_T_STRING: return parse_plain(c, j, out);
+    }
+    /* A set or record type and JSON of another shape: report the mismatch. */
+    md_value v;
+    int rc = parse_plain(c, j, &v);
+    return rc ? rc : typecheck_here(c, &v, t);
+}
+
+static int parse_typed(jctx *c, const json_t *j, const md_type *t, md_value *out)
+{
+    if (!t)
+        return parse_plain(c, j, out);
+    int rc = enter(c);
+    if (rc)
+        return rc;
+    rc = parse_typed_inner(c, j, t, out);
+    c->depth--;
+    return rc;
+}
+
+/* ---- types and type checks ---- */
+
+static const char *tkind_name(md_tkind k)
+{
+    switch (k) {
+    case MD_T_BOOL: return "Bool";
+    case MD_T_LONG: return "Long";
+    case MD_T_STRING: return "String";
+    case MD_T_ENTITY: return "entity";
+    case MD_T_SET: return "Set";
+    case MD_T_RECORD: return "record";
+    case MD_T_DECIMAL: return "decimal";
+    case MD_T_IP: return "ipaddr";
+    case MD_T_DATETIME: return "datetime";
+    case MD_T_DURATION: return "duration";
+    }
+    return "?";
+}
+
+static int type_print_depth(md_buf *b, const md_type *t, int depth)
+{
+    if (depth > 8)
+        return md_buf_puts(b, "...");
+    int rc = 0;
+    switch (t->kind) {
+    case MD_T_ENTITY: return md_buf_append(b, t->u.name.ptr, t->u.name.len);
+    case MD_T_SET:
+        rc = md_buf_puts(b, "Set<");
+        if (!rc)
+            rc = type_print_depth(b, t->u.elem, depth + 1);
+        return rc ? rc : md_buf_puts(b, ">");
+    case MD_T_RECORD:
+        rc = md_buf_puts(b, "{");
+        for (size_t i = 0; i < t->u.rec.n && !rc; i++) {
+            const md_attr_type *at = &t->u.rec.attrs[i];
+            rc = md_buf_printf(b, "%s%.*s%s: ", i ? ", " : "", (int)at->name.len, at->name.ptr,
+                               at->required ? "" : "?");
+            if (!rc)
+                rc = type_print_depth(b, at->type, depth + 1);
+        }
+        return rc ? rc : md_buf_puts(b, "}");
+    default: return md_buf_puts(b, tkind_name(t->kind));
+    }
+}
+
+int md_type_print(md_buf *b, const md_type *t)
+{
+    return type_print_depth(b, t, 0);
+}
+
+typedef struct tcx {
+    const char *what;
+    const char *kind; /* what a path names: "attribute" or "tag" */
+    md_diag *d;
+    char path[PATH_MAX_LEN];
+    size_t plen;
+} tcx;
+
+static int tc_fail(tcx *x, const md_type *t, const md_value *v, const char *fmt, ...)
+    MD_PRINTF(4, 5);
+
+static int tc_fail(tcx *x, const md_type *t, const md_value *v, const char *fmt, ...)
+{
+    char detail[200] = "";
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(detail, sizeof detail, fmt, ap);
+        va_end(ap);
+    }
+    char tbuf[160] = "", vbuf[160] = "";
+    md_buf b;
+    md_buf_init(&b, 150);
+    if (md_type_print(&b, t) == 0 && b.data)
+        snprintf(tbuf, sizeof tbuf, "%s", b.data);
+    else
+        snprintf(tbuf, sizeof tbuf, "%s", tkind_name(t->kind));
+    md_buf_release(&b);
+    if (v->kind == MD_V_ENTITY) {
+        char ubuf[140];
+        snprintf(vbuf, sizeof vbuf, "entity '%s'", uid_text(&v->u.uid, ubuf, sizeof ubuf));
+    } else {
+        const char *k = md_vkind_name(v->kind);
+        snprintf(vbuf, sizeof vbuf, "%s %s", strchr("aeiou", k[0]) ? "an" : "a", k);
+    }
+    const char *art = t->kind == MD_T_ENTITY          ? "an entity of type"
+                      : strchr("aeiouAEIOU", tbuf[0]) ? "an"
+                                                      : "a";
+    if (x->plen)
+        return md_diag_set(x->d, MANDATE_ESCHEMA, 0, 0, "%s: %s '%s' should be %s %s, %s%s",
+                           x->what, x->kind ? x->kind : "attribute", x->path, art, tbuf,
+                           detail[0] ? detail : "found ", detail[0] ? "" : vbuf);
+    return md_diag_set(x->d, MANDATE_ESCHEMA, 0, 0, "%s should be %s %s, %s%s", x->what, art, tbuf,
+                       detail[0] ? detail : "found ", detail[0] ? "" : vbuf);
+}
+
+static int tc(tcx *x, const md_value *v, const md_type *t, int depth)
+{
+    if (depth > MD_CEDAR_MAX_DEPTH)
+        return md_diag_set(x->d, MANDATE_ETOOBIG, 0, 0, "%s nests deeper than %d levels", x->what,
+                           MD_CEDAR_MAX_DEPTH);
+    switch (t->kind) {
+    case MD_T_BOOL: return v->kind == MD_V_BOOL ? 0 : tc_fail(x, t, v, NULL);
+    case MD_T_LONG: return v->kind == MD_V_LONG ? 0 : tc_fail(x, t, v, NULL);
+    case MD_T_STRING: return v->kind == MD_V_STRING ? 0 : tc_fail(x, t, v, NULL);
+    case MD_T_DECIMAL: return v->kind == MD_V_DECIMAL ? 0 : tc_fail(x, t, v, NULL);
+    case MD_T_IP: return v->kind == MD_V_IP ? 0 : tc_fail(x, t, v, NULL);
+    case MD_T_DATETIME: return v->kind == MD_V_DATETIME ? 0 : tc_fail(x, t, v, NULL);
+    case MD_T_DURATION: return v->kind == MD_V_DURATION ? 0 : tc_fail(x, t, v, NULL);
+    case MD_T_ENTITY:
+        return v->kind == MD_V_ENTITY && md_str_eq(v->u.uid.type, t->u.name)
+                   ? 0
+                   : tc_fail(x, t, v, NULL);
+    case MD_T_SET:
+        if (v->kind != MD_V_SET)
+            return tc_fail(x, t, v, NULL);
+        for (size_t i = 0; i < v->u.set->n; i++) {
+            int rc = tc(x, &v->u.set->items[i], t->u.elem, depth + 1);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    case MD_T_RECORD: {
+        if (v->kind != MD_V_RECORD)
+            return tc_fail(x, t, v, NULL);
+        const md_rec_type *rt = &t->u.rec;
+        const md_record *r = v->u.rec;
+        for (size_t i = 0; i < rt->n; i++)
+            if (rt->attrs[i].required && !md_record_get(r, rt->attrs[i].name))
+                return tc_fail(x, t, v, "but the required attribute '%.*s' is missing",
+                               (int)(rt->attrs[i].name.len > 80 ? 80 : rt->attrs[i].name.len),
+                               rt->attrs[i].name.ptr);
+        for (size_t i = 0; i < r->n; i++) {
+            const md_field *f = &r->fields[i];
+            const md_attr_type *at = rec_attr(rt, f->key.ptr, f->key.len);
+            if (!at)
+                return tc_fail(x, t, v, "but it has the undeclared attribute '%.*s'",
+                               (int)(f->key.len > 80 ? 80 : f->key.len), f->key.ptr);
+            size_t old = x->plen;
+            size_t room = sizeof x->path - 1 - x->plen;
+            if (x->plen && room) {
+                x->path[x->plen++] = '.';
+                room--;
+            }
+            size_t kl = f->key.len < room ? f->key.len : room;
+            for (size_t k = 0; k < kl; k++)
+                x->path[x->plen++] = f->key.ptr[k] ? f->key.ptr[k] : '?';
+            x->path[x->plen] = '\0';
+            int rc = tc(x, &f->val, at->type, depth + 1);
+            x->plen = old;
+            x->path[old] = '\0';
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    }
+    return md_diag_set(x->d, MANDATE_EINTERNAL, 0, 0, "%s: unknown schema type", x->what);
+}
+
+int md_value_typecheck(const md_value *v, const md_type *t, const char *what, md_diag *d)
+{
+    tcx x = {.what = what ? what : "value", .d = d};
+    return tc(&x, v, t, 0);
+}
+
+/* Type check at the parser's current position (its path continues the parser's). */
+static int typecheck_here(jctx *c, const md_value *v, const md_type *t)
+{
+    tcx x = {.what = where_text(c), .kind = c->kind, .d = c->d};
+    if (c->kind && c->plen) {
+        memcpy(x.path, c->path, c->plen + 1);
+        x.plen = c->plen;
+    }
+    return tc(&x, v, t, 0);
+}
+
+/* True when uid fails the enum/action checks (the fast path; messages come after). */
+static bool euid_bad(const md_schema *s, const md_euid *uid)
+{
+    if (md_euid_is_action(uid))
+        return !md_schema_action(s, uid);
+    const md_entity_type *et = md_schema_entity_type(s, uid->type);
+    if (!et || !et->is_enum)
+        return false;
+    for (size_t i = 0; i < et->n_enum; i++)
+        if (md_str_eq(et->enum_ids[i], uid->id))
+            return false;
+    return true;
+}
+
+static const md_euid *first_bad_euid(const md_schema *s, const md_value *v, int depth)
+{
+    if (depth > MD_CEDAR_MAX_DEPTH)
+        return NULL;
+    switch (v->kind) {
+    case MD_V_ENTITY: return euid_bad(s, &v->u.uid) ? &v->u.uid : NULL;
+    case MD_V_SET:
+        for (size_t i = 0; i < v->u.set->n; i++) {
+            const md_euid *b = first_bad_euid(s, &v->u.set->items[i], depth + 1);
+            if (b)
+                return b;
+        }
+        return NULL;
+    case MD_V_RECORD:
+        for (size_t i = 0; i < v->u.rec->n; i++) {
+            const md_euid *b = first_bad_euid(s, &v->u.rec->fields[i].val, depth + 1);
+            if (b)
+                return b;
+        }
+        return NULL;
+    default: return NULL;
+    }
+}
+
+int md_euid_check_schema(const md_schema *s, const md_euid *uid, const char *what, md_diag *d)
+{
+    char ubuf[160];
+    const md_entity_type *et = md_schema_entity_type(s, uid->type);
+    if (et && et->is_enum) {
+        bool ok = false;
+        for (size_t i = 0; i < et->n_enum && !ok; i++)
+            ok = md_str_eq(et->enum_ids[i], uid->id);
+        if (!ok)
+            return md_diag_set(d, MANDATE_ESCHEMA, 0, 0,
+                               "%s: entity '%s' is not one of the declared values of the "
+                               "enumerated entity type '%.*s'",
+                               what, uid_text(uid, ubuf, sizeof ubuf),
+                               (int)(uid->type.len > 100 ? 100 : uid->type.len), uid->type.ptr);
+    }
+    if (md_euid_is_action(uid) && !md_schema_action(s, uid))
+        return md_diag_set(d, MANDATE_ESCHEMA, 0, 0,
+                           "%s: action '%s' is not declared in the schema", what,
+                           uid_text(uid, ubuf, sizeof ubuf));
+    return 0;
+}
+
+static int check_euids(const md_schema *s, const md_value *v, const char *what, md_diag *d,
+                       int depth)
+{
+    if (depth > MD_CEDAR_MAX_DEPTH)
+        return md_diag_set(d, MANDATE_ETOOBIG, 0, 0, "%s nests deeper than %d levels", what,
+                           MD_CEDAR_MAX_DEPTH);
+    switch (v->kind) {
+    case MD_V_ENTITY: return md_euid_check_schema(s, &v->u.uid, what, d);
+    case MD_V_SET:
+        for (size_t i = 0; i < v->u.set->n; i++) {
+            int rc = check_euids(s, &v->u.set->items[i], what, d, depth + 1);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    case MD_V_RECORD:
+        for (size_t i = 0; i < v->u.rec->n; i++) {
+            int rc = check_euids(s, &v->u.rec->fields[i].val, what, d, depth + 1);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    default: return 0;
+    }
+}
+
+int md_value_check_euids(const md_schema *s, const md_value *v, const char *what, md_diag *d)
+{
+    return check_euids(s, v, what ? what : "value", d, 0);
+}
+
+/* ---- entities ---- */
+
+/* Is ptype an allowed ancestor type of entity type et (transitively through memberOf)? */
+static int allowed_parent(jctx *c, const md_entity_type *et, md_str ptype, bool *ok)
+{
+    const md_schema *s = c->s;
+    size_t n = s->n_entity_types;
+    const md_entity_type *pt = md_schema_entity_type(s, ptype);
+    *ok = false;
+    if (!pt)
+        return 0;
+    size_t ei = (size_t)(et - s->entity_types), pi = (size_t)(pt - s->entity_types);
+    if (ei >= n || pi >= n)
+        return 0;
+    if (!c->allowed) {
+        c->allowed = md_arena_array(c->sa, n, sizeof *c->allowed);
+        if (!c->allowed)
+            return fail(c, MANDATE_ENOMEM, "out of memory");
+    }
+    if (!c->allowed[ei]) {
+        uint8_t *bits = md_arena_alloc(c->sa, (n + 7) / 8);
+        size_t *queue = md_arena_array(c->tmp, n, sizeof *queue);
+        if (!bits || !queue)
+            return fail(c, MANDATE_ENOMEM, "out of memory");
+        size_t qh = 0, qt = 0;
+        queue[qt++] = ei;
+        while (qh < qt) {
+            const md_entity_type *cur = &s->entity_types[queue[qh++]];
+            for (size_t k = 0; k < cur->n_member_of; k++) {
+                const md_entity_type *m = md_schema_entity_type(s, cur->member_of[k]);
+                if (!m)
+                    continue;
+                size_t mi = (size_t)(m - s->entity_types);
+                if (mi < n && !(bits[mi / 8] & (1u << (mi % 8)))) {
+                    bits[mi / 8] |= (uint8_t)(1u << (mi % 8));
+                    queue[qt++] = mi;
+                }
+            }
+        }
+        c->allowed[ei] = bits;
+    }
+    *ok = (c->allowed[ei][pi / 8] >> (pi % 8)) & 1u;
+    return 0;
+}
+
+static int parse_fields(jctx *c, const json_t *obj, const char *kind, const md_entity_type *et,
+                        const md_record **out)
+{
+    size_t n = json_object_size(obj), i = 0;
+    md_field *fields = md_arena_array(c->tmp, n ? n : 1, sizeof *fields);
+    if (!fields)
+        return fail(c, MANDATE_ENOMEM, "out of memory");
+    bool is_tag = kind[0] == 't';
+    if (et && is_tag && n && !et->tags)
+        return fail(c, MANDATE_ESCHEMA, "has tags, but entity type '%.*s' declares none",
+                    (int)(et->name.len > 100 ? 100 : et->name.len), et->name.ptr);
+    const char *key;
+    size_t klen;
+    json_t *v;
+    c->kind = kind;
+    json_object_keylen_foreach((json_t *)obj, key, klen, v)
+    {
+        const md_type *t = NULL;
+        if (et && is_tag)
+            t = et->tags;
+        if (et && !is_tag) {
+            const md_attr_type *at = rec_attr(&et->shape->u.rec, key, klen);
+            if (!at)
+                return fail(c, MANDATE_ESCHEMA,
+                            "has the attribute '%.*s', which entity type '%.*s' does not declare",
+                            (int)(klen > 100 ? 100 : klen), key,
+                            (int)(et->name.len > 100 ? 100 : et->name.len), et->name.ptr);
+            t = at->type;
+        }
+        int rc = copy_str(c, key, klen, &fields[i].key);
+        if (rc)
+            return rc;
+        size_t old = path_push(c, key, klen);
+        rc = parse_typed(c, v, t, &fields[i].val);
+        if (!rc && et)
+            rc = typecheck_here(c, &fields[i].val, t);
+        const md_euid *bad = !rc && c->s ? first_bad_euid(c->s, &fields[i].val, 0) : NULL;
+        if (bad) {
+            char what[420];
+            snprintf(what, sizeof what, "%s: %s '%s'", where_text(c), kind, c->path);
+            rc = md_euid_check_schema(c->s, bad, what, c->d);
+        }
+        path_pop(c, old);
+        if (rc)
+            return rc;
+        i++;
+    }
+    c->kind = NULL;
+    if (et && !is_tag) {
+        const md_rec_type *rt = &et->shape->u.rec;
+        for (size_t k = 0; k < rt->n; k++)
+            if (rt->attrs[k].required &&
+                !json_object_getn(obj, rt->attrs[k].name.ptr, rt->attrs[k].name.len))
+                return fail(c, MANDATE_ESCHEMA, "is missing the required attribute '%.*s'",
+                            (int)(rt->attrs[k].name.len > 100 ? 100 : rt->attrs[k].name.len),
+                            rt->attrs[k].name.ptr);
+    }
+    md_value rv;
+    int rc = make_record(c, fields, i, &rv);
+    if (!rc)
+        *out = rv.u.rec;
+    return rc;
+}
+
+static int parse_entity(jctx *c, const json_t *j, size_t idx, md_entity *out)
+{
+    c->where = NULL;
+    c->ent_idx = idx;
+    c->ent_uid = NULL;
+    c->ent_part = 0;
+    c->kind = NULL;
+    c->plen = 0;
+    c->path[0] = '\0';
+    if (!json_is_object(j))
+        return fail(c, MANDATE_EPARSE, "should be an object with uid, attrs and parents, found %s",
+                    json_kind(j));
+    const json_t *uid = json_object_get(j, "uid");
+    if (!uid)
+        return fail(c, MANDATE_EPARSE, "has no 'uid'");
+    c->ent_part = 1;
+    int rc = parse_uid(c, uid, &out->uid);
+    if (rc)
+        return rc;
+    c->ent_uid = &out->uid;
+    c->ent_part = 0;
+    const json_t *attrs = json_object_get(j, "attrs");
+    const json_t *parents = json_object_get(j, "parents");
+    const json_t *tags = json_object_get(j, "tags");
+    if (!json_is_object(attrs))
+        return fail(c, MANDATE_EPARSE, "should have an object 'attrs', found %s",
+                    attrs ? json_kind(attrs) : "nothing");
+    if (!json_is_array(parents))
+        return fail(c, MANDATE_EPARSE, "should have an array 'parents', found %s",
+                    parents ? json_kind(parents) : "nothing");
+    if (tags && !json_is_object(tags))
+        return fail(c, MANDATE_EPARSE, "should have an object 'tags', found %s", json_kind(tags));
+
+    bool is_action = md_euid_is_action(&out->uid);
+    const md_entity_type *et = NULL;
+    if (c->s && !is_action) {
+        et = md_schema_entity_type(c->s, out->uid.type);
+        if (!et)
+            return fail(c, MANDATE_ESCHEMA,
+                        "has entity type '%.*s', which the schema does not "
+                        "declare",
+                        (int)(out->uid.type.len > 100 ? 100 : out->uid.type.len),
+                        out->uid.type.ptr);
+        if (euid_bad(c->s, &out->uid))
+            return md_euid_check_schema(c->s, &out->uid, where_text(c), c->d);
+    }
+    rc = parse_fields(c, attrs, "attribute", et, &out->attrs);
+    if (!rc && tags)
+        rc = parse_fields(c, tags, "tag", et, &out->tags);
+    if (rc)
+        return rc;
+    if (!tags)
+        out->tags = md_record_empty();
+
+    size_t np = json_array_size(parents);
+    md_euid *ps = md_arena_array(c->a, np ? np : 1, sizeof *ps);
+    if (!ps)
+        return fail(c, MANDATE_ENOMEM, "out of memory");
+    for (size_t i = 0; i < np; i++) {
+        c->ent_part = 2;
+        c->ent_sub = i;
+        rc = parse_uid(c, json_array_get(parents, i), &ps[i]);
+        c->ent_part = 0;
+        if (rc)
+            return rc;
+        char pbuf[160];
+        if (is_action && !md_euid_is_action(&ps[i]))
+            return fail(c, MANDATE_EPARSE, "is an action, but its parent '%s' is not an action",
+                        uid_text(&ps[i], pbuf, sizeof pbuf));
+        if (et) {
+            if (euid_bad(c->s, &ps[i]))
+                return md_euid_check_schema(c->s, &ps[i], where_text(c), c->d);
+            bool ok = false;
+            rc = allowed_parent(c, et, ps[i].type, &ok);
+            if (rc)
+                return rc;
+            if (!ok)
+                return fail(c, MANDATE_ESCHEMA,
+                            "has the parent '%s', but entity type '%.*s' cannot be a member of "
+                            "type '%.*s'",
+                            uid_text(&ps[i], pbuf, sizeof pbuf),
+                            (int)(et->name.len > 100 ? 100 : et->name.len), et->name.ptr,
+                            (int)(ps[i].type.len > 100 ? 100 : ps[i].type.len), ps[i].type.ptr);
+        }
+    }
+    out->parents = np ? ps : NULL;
+    out->n_parents = np;
+    return 0;
+}
+
+static int euid_qcmp(const void *a, const void *b)
+{
+    return md_euid_cmp(a, b);
+}
+
+static bool parents_set_eq(md_arena *tmp, const md_entity *x, const md_entity *y)
+{
+    size_t nx = x->n_parents, ny = y->n_parents;
+    md_euid *a = md_arena_array(tmp, nx + 1, sizeof *a);
+    md_euid *b = md_arena_array(tmp, ny + 1, sizeof *b);
+    if (!a || !b)
+        return false;
+    if (nx)
+        memcpy(a, x->parents, nx * sizeof *a);
+    if (ny)
+        memcpy(b, y->parents, ny * sizeof *b);
+    qsort(a, nx, sizeof *a, euid_qcmp);
+    qsort(b, ny, sizeof *b, euid_qcmp);
+    size_t i = 0, k = 0;
+    while (i < nx || k < ny) {
+        if (i == nx || k == ny || !md_euid_eq(&a[i], &b[k]))
+            return false;
+        md_euid cur = a[i];
+        while (i < nx && md_euid_eq(&a[i], &cur))
+            i++;
+        while (k < ny && md_euid_eq(&b[k], &cur))
+            k++;
+    }
+    return true;
+}
+
+static bool record_eq(const md_record *x, const md_record *y)
+{
+    md_value a = {.kind = MD_V_RECORD, .u.rec = x}, b = {.kind = MD_V_RECORD, .u.rec = y};
+    return md_value_eq(&a, &b);
+}
+
+static bool entity_deep_eq(md_arena *tmp, const md_entity *x, const md_entity *y)
+{
+    return md_euid_eq(&x->uid, &y->uid) && record_eq(x->attrs, y->attrs) &&
+           record_eq(x->tags, y->tags) && parents_set_eq(tmp, x, y);
+}
+
+/* Adds an entity; an identical duplicate is dropped, a different one is an error. */
+static int add_entity(jctx *c, md_entities *es, const md_entity *e)
+{
+    int rc = md_entities_add(es, e);
+    if (rc != MANDATE_EEXIST) {
+        if (rc == MANDATE_ETOOBIG)
+            return md_diag_set(c->d, rc, 0, 0, "too many entities (at most %u)", MD_ENTITIES_MAX);
+        if (rc)
+            return md_diag_set(c->d, rc, 0, 0, "cannot add an entity: %s", mandate_strerror(rc));
+        return 0;
+    }
+    if (entity_deep_eq(c->tmp, md_entities_find(es, &e->uid), e))
+        return 0;
+    char ubuf[200];
+    return md_diag_set(c->d, MANDATE_EEXIST, 0, 0,
+                       "entity '%s' appears twice with different attributes, tags or parents",
+                       uid_text(&e->uid, ubuf, sizeof ubuf));
+}
+
+static int check_cycle(jctx *c, const md_entities *es)
+{
+    md_euid at;
+    char ubuf[200];
+    if (md_entities_has_cycle(es, &at))
+        return md_diag_set(c->d, MANDATE_EPARSE, 0, 0,
+                           "the entity hierarchy has a cycle through entity '%s'",
+                           uid_text(&at, ubuf, sizeof ubuf));
+    return 0;
+}
+
+static bool sorted_uids_eq(const md_entity *x, const md_entity *y)
+{
+    if (x->n_ancestors != y->n_ancestors)
+        return false;
+    for (size_t i = 0; i < x->n_ancestors; i++)
+        if (!md_euid_eq(&x->ancestors[i], &y->ancestors[i]))
+            return false;
+    return true;
+}
+
+/* Data action entities must equal the schema's (Rust validate_action: deep equality, with the
+ * ancestor closures compared as sets). */
+static int check_data_actions(jctx *c, md_entities *acts)
+{
+    int rc = md_entities_seal(acts, c->d);
+    if (!rc)
+        rc = check_cycle(c, acts);
+    md_entities *decl = NULL;
+    if (!rc)
+        rc = md_entities_new(c->sa, &decl);
+    if (!rc)
+        rc = md_schema_add_action_entities(c->s, decl, c->d);
+    if (!rc)
+        rc = md_entities_seal(decl, c->d);
+    if (rc)
+        return rc;
+    char ubuf[200];
+    for (size_t i = 0; i < md_entities_count(acts); i++) {
+        const md_entity *x = md_entities_at(acts, i);
+        const md_entity *y = md_entities_find(decl, &x->uid);
+        if (!y || !md_schema_action(c->s, &x->uid))
+            return md_diag_set(c->d, MANDATE_ESCHEMA, 0, 0,
+                               "entity '%s' is an action that the schema does not declare",
+                               uid_text(&x->uid, ubuf, sizeof ubuf));
+        if (!record_eq(x->attrs, y->attrs) || !record_eq(x->tags, y->tags) || !sorted_uids_eq(x, y))
+            return md_diag_set(c->d, MANDATE_ESCHEMA, 0, 0,
+                               "action '%s' does not match its declaration in the schema "
+                               "(attributes, tags or action groups differ)",
+                               uid_text(&x->uid, ubuf, sizeof ubuf));
+    }
+    return 0;
+}
+
+static int ctx_open(jctx *c, md_arena *a, const md_schema *s, md_diag *d, bool intern)
+{
+    memset(c, 0, sizeof *c);
+    c->a = a;
+    c->s = s;
+    c->d = d;
+    c->where = "value";
+    c->tmp = md_arena_new();
+    c->sa = md_arena_new();
+    if (!c->tmp || !c->sa)
+        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
+    if (intern) {
+        c->intern = md_arena_array(c->sa, INTERN_SLOTS, sizeof *c->intern);
+        if (!c->intern)
+            return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
+    }
+    return 0;
+}
+
+static void ctx_close(jctx *c)
+{
+    md_arena_free(c->tmp);
+    md_arena_free(c->sa);
+}
+
+int md_entities_from_json(md_arena *a, const json_t *arr, const md_schema *schema,
+                          md_entities **out, md_diag *d)
+{
+    if (!a || !arr || !out)
+        return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_entities_from_json: missing argument");
+    if (!json_is_array(arr))
+        return md_diag_set(d, MANDATE_EPARSE, 0, 0,
+                           "entities JSON should be an array of entities, found %s",
+                           json_kind(arr));
+    jctx c;
+    int rc = ctx_open(&c, a, schema, d, true);
+    md_entities *es = NULL, *acts = NULL;
+    if (!rc)
+        rc = md_entities_new(a, &es);
+    if (!rc && schema)
+        rc = md_entities_new(c.sa, &acts);
+    if (rc == MANDATE_ENOMEM)
+        rc = md_diag_set(d, rc, 0, 0, "out of memory");
+    size_t n = json_array_size(arr);
+    for (size_t i = 0; i < n && !rc; i++) {
+        md_entity e = {0};
+        md_arena_reset(c.tmp);
+        rc = parse_entity(&c, json_array_get(arr, i), i, &e);
+        if (!rc)
+            rc = add_entity(&c, schema && md_euid_is_action(&e.uid) ? acts : es, &e);
+    }
+    if (!rc && schema && md_entities_count(acts))
+        rc = check_data_actions(&c, acts);
+    if (!rc && schema)
+        rc = md_schema_add_action_entities(schema, es, d);
+    if (!rc)
+        rc = md_entities_seal(es, d);
+    if (!rc)
+        rc = check_cycle(&c, es);
+    ctx_close(&c);
+    if (!rc)
+        *out = es;
+    return rc;
+}
+
+int md_euid_from_json(md_arena *a, const json_t *j, md_euid *out, md_diag *d)
+{
+    if (!a || !j || !out)
+        return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_euid_from_json: missing argument");
+    jctx c;
+    int rc = ctx_open(&c, a, NULL, d, false);
+    c.where = "entity uid";
+    if (!rc)
+        rc = parse_uid(&c, j, out);
+    ctx_close(&c);
+    return rc;
+}
+
+int md_context_from_json(md_arena *a, const json_t *j, const md_schema *schema,
+                         const md_euid *action, md_value *out, md_diag *d)
+{
+    if (!a || !j || !out || (schema && !action))
+        return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_context_from_json: missing argument");
+    const md_action *act = NULL;
+    char ubuf[200];
+    if (schema) {
+        act = md_schema_action(schema, action);
+        if (!act)
+            return md_diag_set(d, MANDATE_ESCHEMA, 0, 0,
+                               "context: action '%s' is not declared in the schema",
+                               uid_text(action, ubuf, sizeof ubuf));
+    }
+    jctx c;
+    int rc = ctx_open(&c, a, schema, d, false);
+    c.where = "context";
+    c.kind = "attribute";
+    if (!rc) {
+        /* As Rust's ContextJsonParser: the schema steers the parse; the full type check is
+         * request validation's job (md_request_validate). */
+        if (act)
+            rc = parse_typed(&c, j, act->context, out);
+        else
+            rc = parse_plain(&c, j, out);
+    }
+    if (!rc && out->kind != MD_V_RECORD)
+        rc = md_diag_set(
+            d, MANDATE_EPARSE, 0, 0, "context should be a record (a JSON object), found %s %s",
+            strchr("aeiou", md_vkind_name(out->kind)[0]) ? "an" : "a", md_vkind_name(out->kind));
+    ctx_close(&c);
+    return rc;
+}
+
+int md_value_from_json(md_arena *a, const json_t *j, const md_type *expected, md_value *out,
+                       md_diag *d)
+{
+    if (!a || !j || !out)
+        return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_value_from_json: missing argument");
+    jctx c;
+    int rc = ctx_open(&c, a, NULL, d, false);
+    c.where = "value";
+    c.kind = "attribute";
+    if (!rc)
+        rc = parse_typed(&c, j, expected, out);
+    if (!rc && expected)
+        rc = md_value_typecheck(out, expected, "value", d);
+    ctx_close(&c);
+    return rc;
+}
+
+/* ---- JSON text (md_json_parse) ---- */
+
+typedef struct jp {
+    const char *s;
+    size_t len, pos;
+    int depth;
+    md_diag *d;
+    md_buf sb; /* string scratch */
+} jp;
+
+MD_PRINTF(3, 4)
+static int jp_fail(jp *p, int code, const char *fmt, ...)
+{
+    uint32_t line = 1, col = 1;
+    for (size_t i = 0; i < p->pos && i < p->len; i++) {
+        if (p->s[i] == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+    }
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return md_diag_set(p->d, code, line, col, "JSON %u:%u: %s", line, col, msg);
+}
+
+static void jp_ws(jp *p)
+{
+    while (p->pos < p->len) {
+        char ch = p->s[p->pos];
+        if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r')
+            break;
+        p->pos++;
+    }
+}
+
+static int hex4(jp *p, uint32_t *out)
+{
+    if (p->len - p->pos < 4)
+        return jp_fail(p, MANDATE_EPARSE, "truncated \\u escape");
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) {
+        char ch = p->s[p->pos++];
+        v <<= 4;
+        if (ch >= '0' && ch <= '9')
+            v |= (uint32_t)(ch - '0');
+        else if (ch >= 'a' && ch <= 'f')
+            v |= (uint32_t)(ch - 'a' + 10);
+        else if (ch >= 'A' && ch <= 'F')
+            v |= (uint32_t)(ch - 'A' + 10);
+        else
+            return jp_fail(p, MANDATE_EPARSE, "invalid \\u escape");
+    }
+    *out = v;
+    return 0;
+}
+
+static int put_utf8(jp *p, uint32_t cp)
+{
+    char b[4];
+    size_t n;
+    if (cp < 0x80) {
+        b[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        b[0] = (char)(0xc0 | (cp >> 6));
+        b[1] = (char)(0x80 | (cp & 0x3f));
+        n = 2;
+    } else if (cp < 0x10000) {
+        b[0] = (char)(0xe0 | (cp >> 12));
+        b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        b[2] = (char)(0x80 | (cp & 0x3f));
+        n = 3;
+    } else {
+        b[0] = (char)(0xf0 | (cp >> 18));
+        b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        b[3] = (char)(0x80 | (cp & 0x3f));
+        n = 4;
+    }
+    int rc = md_buf_append(&p->sb, b, n);
+    return rc ? jp_fail(p, rc, "string too long") : 0;
+}
+
+/* Length of a valid UTF-8 sequence starting at s (at most n bytes), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+/* Parses a string literal (p->pos at the opening quote) into p->sb. */
+static int jp_string(jp *p)
+{
+    p->sb.len = 0;
+    if (p->sb.data)
+        p->sb.data[0] = '\0';
+    p->pos++;
+    for (;;) {
+        if (p->pos >= p->len)
+            return jp_fail(p, MANDATE_EPARSE, "unterminated string");
+        unsigned char ch = (unsigned char)p->s[p->pos];
+        if (ch == '"') {
+            p->pos++;
+            return 0;
+        }
+        if (ch < 0x20)
+            return jp_fail(p, MANDATE_EPARSE, "control character in string");
+        if (ch != '\\') {
+            size_t n = utf8_seq((const unsigned char *)p->s + p->pos, p->len - p->pos);
+            if (!n)
+                return jp_fail(p, MANDATE_EPARSE, "invalid UTF-8 in string");
+            int rc = md_buf_append(&p->sb, p->s + p->pos, n);
+            if (rc)
+                return jp_fail(p, rc, "string too long");
+            p->pos += n;
+            continue;
+        }
+        p->pos++;
+        if (p->pos >= p->len)
+            return jp_fail(p, MANDATE_EPARSE, "unterminated string");
+        char e = p->s[p->pos++];
+        char lit;
+        switch (e) {
+        case '"': lit = '"'; break;
+        case '\\': lit = '\\'; break;
+        case '/': lit = '/'; break;
+        case 'b': lit = '\b'; break;
+        case 'f': lit = '\f'; break;
+        case 'n': lit = '\n'; break;
+        case 'r': lit = '\r'; break;
+        case 't': lit = '\t'; break;
+        case 'u': {
+            uint32_t cp;
+            int rc = hex4(p, &cp);
+            if (rc)
+                return rc;
+            if (cp >= 0xdc00 && cp <= 0xdfff)
+                return jp_fail(p, MANDATE_EPARSE, "unpaired surrogate in \\u escape");
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                uint32_t lo;
+                if (p->len - p->pos < 2 || p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u')
+                    return jp_fail(p, MANDATE_EPARSE, "unpaired surrogate in \\u escape");
+                p->pos += 2;
+                rc = hex4(p, &lo);
+                if (rc)
+                    return rc;
+                if (lo < 0xdc00 || lo > 0xdfff)
+                    return jp_fail(p, MANDATE_EPARSE, "unpaired surrogate in \\u escape");
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            }
+            rc = put_utf8(p, cp);
+            if (rc)
+                return rc;
+            continue;
+        }
+        default: return jp_fail(p, MANDATE_EPARSE, "invalid escape '\\%c'", e);
+        }
+        int rc = md_buf_append(&p->sb, &lit, 1);
+        if (rc)
+            return jp_fail(p, rc, "string too long");
+    }
+}
+
+static int jp_number(jp *p, json_t **out)
+{
+    size_t start = p->pos;
+    bool integer = true;
+    if (p->s[p->pos] == '-')
+        p->pos++;
+    if (p->pos >= p->len || p->s[p->pos] < '0' || p->s[p->pos] > '9')
+        return jp_fail(p, MANDATE_EPARSE, "invalid number");
+    if (p->s[p->pos] == '0')
+        p->pos++;
+    else
+        while (p->pos < p->len && p->s[p->pos] >= '0' && p->s[p->pos] <= '9')
+            p->pos++;
+    if (p->pos < p->len && p->s[p->pos] == '.') {
+        integer = false;
+        p->pos++;
+        if (p->pos >= p->len || p->s[p->pos] < '0' || p->s[p->pos] > '9')
+            return jp_fail(p, MANDATE_EPARSE, "invalid number");
+        while (p->pos < p->len && p->s[p->pos] >= '0' && p->s[p->pos] <= '9')
+            p->pos++;
+    }
+    if (p->pos < p->len && (p->s[p->pos] == 'e' || p->s[p->pos] == 'E')) {
+        integer = false;
+        p->pos++;
+        if (p->pos < p->len && (p->s[p->pos] == '+' || p->s[p->pos] == '-'))
+            p->pos++;
+        if (p->pos >= p->len || p->s[p->pos] < '0' || p->s[p->pos] > '9')
+            return jp_fail(p, MANDATE_EPARSE, "invalid number");
+        while (p->pos < p->len && p->s[p->pos] >= '0' && p->s[p->pos] <= '9')
+            p->pos++;
+    }
+    char num[64];
+    size_t n = p->pos - start;
+    if (n >= sizeof num) {
+        /* Very long literals: no int64 has more than 20 characters. */
+        integer = false;
+        n = sizeof num - 1;
+    }
+    memcpy(num, p->s + start, n);
+    num[n] = '\0';
+    if (integer) {
+        /* Exact int64 parse with overflow detection. */
+        bool neg = num[0] == '-';
+        uint64_t v = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+        bool ok = true;
+        for (const char *q = num + neg; *q && ok; q++) {
+            uint64_t dgt = (uint64_t)(*q - '0');
+            if (v > (lim - dgt) / 10)
+                ok = false;
+            else
+                v = v * 10 + dgt;
+        }
+        if (ok) {
+            int64_t iv =
+                neg ? (v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v) : (int64_t)v;
+            *out = json_integer((json_int_t)iv);
+            return *out ? 0 : jp_fail(p, MANDATE_ENOMEM, "out of memory");
+        }
+    }
+    *out = json_real(strtod(num, NULL));
+    return *out ? 0 : jp_fail(p, MANDATE_ENOMEM, "out of memory");
+}
+
+static int jp_value(jp *p, json_t **out);
+
+static bool jp_lit(jp *p, const char *w)
+{
+    size_t n = strlen(w);
+    if (p->len - p->pos >= n && memcmp(p->s + p->pos, w, n) == 0) {
+        p->pos += n;
+        return true;
+    }
+    return false;
+}
+
+static int jp_compound(jp *p, json_t **out)
+{
+    bool obj = p->s[p->pos] == '{';
+    char close = obj ? '}' : ']';
+    p->pos++;
+    json_t *c = obj ? json_object() : json_array();
+    if (!c)
+        return jp_fail(p, MANDATE_ENOMEM, "out of memory");
+    int rc = 0;
+    jp_ws(p);
+    if (p->pos < p->len && p->s[p->pos] == close) {
+        p->pos++;
+        *out = c;
+        return 0;
+    }
+    for (;;) {
+        char kstack[96];
+        char *key = NULL;
+        size_t klen = 0;
+        if (obj) {
+            jp_ws(p);
+            if (p->pos >= p->len || p->s[p->pos] != '"') {
+                rc = jp_fail(p, MANDATE_EPARSE, "expected a string key");
+                break;
+            }
+            size_t kpos = p->pos;
+            rc = jp_string(p);
+            if (rc)
+                break;
+            klen = p->sb.len;
+            key = klen < sizeof kstack ? kstack : malloc(klen + 1);
+            if (!key) {
+                rc = jp_fail(p, MANDATE_ENOMEM, "out of memory");
+                break;
+            }
+            if (klen)
+                memcpy(key, p->sb.data, klen);
+            key[klen] = '\0';
+            if (json_object_getn(c, key, klen)) {
+                size_t here = p->pos;
+                p->pos = kpos;
+                rc = jp_fail(p, MANDATE_EPARSE, "duplicate object key '%.*s'",
+                             (int)(klen > 100 ? 100 : klen), key);
+                p->pos = here;
+            } else {
+                jp_ws(p);
+                if (p->pos >= p->len || p->s[p->pos] != ':')
+                    rc = jp_fail(p, MANDATE_EPARSE, "expected ':'");
+                else
+                    p->pos++;
+            }
+            if (rc) {
+                if (key != kstack)
+                    free(key);
+                break;
+            }
+        }
+        json_t *v = NULL;
+        rc = jp_value(p, &v);
+        if (!rc) {
+            if (obj)
+                rc = json_object_setn_new_nocheck(c, key, klen, v);
+            else
+                rc = json_array_append_new(c, v);
+            if (rc)
+                rc = jp_fail(p, MANDATE_ENOMEM, "out of memory");
+        }
+        if (key != kstack)
+            free(key);
+        if (rc)
+            break;
+        jp_ws(p);
+        if (p->pos < p->len && p->s[p->pos] == ',') {
+            p->pos++;
+            continue;
+        }
+        if (p->pos < p->len && p->s[p->pos] == close) {
+            p->pos++;
+            break;
+        }
+        rc = jp_fail(p, MANDATE_EPARSE, "expected ',' or '%c'", close);
+        break;
+    }
+    if (rc) {
+        json_decref(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+static int jp_value(jp *p, json_t **out)
+{
+    jp_ws(p);
+    if (p->pos >= p->len)
+        return jp_fail(p, MANDATE_EPARSE, "unexpected end of text");
+    char ch = p->s[p->pos];
+    if (ch == '{' || ch == '[') {
+        if (p->depth >= MD_CEDAR_MAX_DEPTH + 8)
+            return jp_fail(p, MANDATE_ETOOBIG, "nesting deeper than %d levels",
+                           MD_CEDAR_MAX_DEPTH + 8);
+        p->depth++;
+        int rc = jp_compound(p, out);
+        p->depth--;
+        return rc;
+    }
+    if (ch == '"') {
+        int rc = jp_string(p);
+        if (rc)
+            return rc;
+        *out = json_stringn_nocheck(p->sb.data ? p->sb.data : "", p->sb.len);
+        return *out ? 0 : jp_fail(p, MANDATE_ENOMEM, "out of memory");
+    }
+    if (ch == '-' || (ch >= '0' && ch <= '9'))
+        return jp_number(p, out);
+    if (jp_lit(p, "true"))
+        *out = json_true();
+    else if (jp_lit(p, "false"))
+        *out = json_false();
+    else if (jp_lit(p, "null"))
+        *out = json_null();
+    else
+        return jp_fail(p, MANDATE_EPARSE, "unexpected character '%c'", ch);
+    return 0;
+}
+
+int md_json_parse(const char *text, size_t len, json_t **out, md_diag *d)
+{
+    if (!text || !out)
+        return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_json_parse: missing argument");
+    if (len > MD_CEDAR_MAX_JSON_TEXT)
+        return md_diag_set(d, MANDATE_ETOOBIG, 0, 0, "JSON text is over %u bytes",
+                           MD_CEDAR_MAX_JSON_TEXT);
+    jp p = {.s = text, .len = len, .d = d};
+    md_buf_init(&p.sb, MD_CEDAR_MAX_JSON_TEXT);
+    json_t *v = NULL;
+    int rc = jp_value(&p, &v);
+    if (!rc) {
+        jp_ws(&p);
+        if (p.pos < p.len) {
+            rc = jp_fail(&p, MANDATE_EPARSE, "unexpected text after the JSON value");
+            json_decref(v);
+        }
+    }
+    md_buf_release(&p.sb);
+    if (!rc)
+        *out = v;
+    return rc;
+}

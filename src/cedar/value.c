@@ -1,0 +1,272 @@
+/* value.c: Cedar values: total order, equality, canonical sets and records, printing. */
+#include <stdlib.h>
+
+#include "cedar/cedar_int.h"
+#include "cedar/ext.h"
+
+int md_euid_cmp(const md_euid *a, const md_euid *b)
+{
+    int c = md_str_cmp(a->type, b->type);
+    return c ? c : md_str_cmp(a->id, b->id);
+}
+
+bool md_euid_eq(const md_euid *a, const md_euid *b)
+{
+    return md_str_eq(a->id, b->id) && md_str_eq(a->type, b->type);
+}
+
+uint64_t md_euid_hash(const md_euid *u)
+{
+    return md_hash_bytes(u->id.ptr, u->id.len, md_hash_bytes(u->type.ptr, u->type.len, 0x5bd1e995));
+}
+
+static int cmp_i64(int64_t a, int64_t b)
+{
+    return a < b ? -1 : a > b;
+}
+
+int md_value_cmp(const md_value *a, const md_value *b)
+{
+    if (a->kind != b->kind)
+        return a->kind < b->kind ? -1 : 1;
+    switch (a->kind) {
+    case MD_V_BOOL: return (int)a->u.b - (int)b->u.b;
+    case MD_V_LONG:
+    case MD_V_DECIMAL:
+    case MD_V_DATETIME:
+    case MD_V_DURATION: return cmp_i64(a->u.i, b->u.i);
+    case MD_V_STRING: return md_str_cmp(a->u.s, b->u.s);
+    case MD_V_ENTITY: return md_euid_cmp(&a->u.uid, &b->u.uid);
+    case MD_V_IP: {
+        const md_ipaddr *x = &a->u.ip, *y = &b->u.ip;
+        if (x->v6 != y->v6)
+            return x->v6 < y->v6 ? -1 : 1;
+        int c = memcmp(x->addr, y->addr, sizeof x->addr);
+        if (c)
+            return c;
+        return x->prefix < y->prefix ? -1 : x->prefix > y->prefix;
+    }
+    case MD_V_SET: {
+        const md_set *x = a->u.set, *y = b->u.set;
+        for (size_t i = 0; i < x->n && i < y->n; i++) {
+            int c = md_value_cmp(&x->items[i], &y->items[i]);
+            if (c)
+                return c;
+        }
+        return x->n < y->n ? -1 : x->n > y->n;
+    }
+    case MD_V_RECORD: {
+        const md_record *x = a->u.rec, *y = b->u.rec;
+        for (size_t i = 0; i < x->n && i < y->n; i++) {
+            int c = md_str_cmp(x->fields[i].key, y->fields[i].key);
+            if (!c)
+                c = md_value_cmp(&x->fields[i].val, &y->fields[i].val);
+            if (c)
+                return c;
+        }
+        return x->n < y->n ? -1 : x->n > y->n;
+    }
+    }
+    return 0;
+}
+
+bool md_value_eq(const md_value *a, const md_value *b)
+{
+    if (a->kind != b->kind)
+        return false;
+    switch (a->kind) {
+    case MD_V_BOOL: return a->u.b == b->u.b;
+    case MD_V_LONG:
+    case MD_V_DECIMAL:
+    case MD_V_DATETIME:
+    case MD_V_DURATION: return a->u.i == b->u.i;
+    case MD_V_STRING: return md_str_eq(a->u.s, b->u.s);
+    case MD_V_ENTITY: return md_euid_eq(&a->u.uid, &b->u.uid);
+    default: return md_value_cmp(a, b) == 0;
+    }
+}
+
+static int value_qcmp(const void *a, const void *b)
+{
+    return md_value_cmp(a, b);
+}
+
+int md_set_new(md_arena *a, const md_value *items, size_t n, const md_set **out)
+{
+    if (n > (SIZE_MAX - sizeof(md_set)) / sizeof(md_value))
+        return MANDATE_ETOOBIG;
+    md_set *s = md_arena_alloc(a, sizeof(md_set) + n * sizeof(md_value));
+    if (!s)
+        return MANDATE_ENOMEM;
+    if (n)
+        memcpy(s->items, items, n * sizeof(md_value));
+    bool sorted = true;
+    for (size_t i = 1; i < n && sorted; i++)
+        sorted = md_value_cmp(&s->items[i - 1], &s->items[i]) < 0;
+    if (!sorted) {
+        qsort(s->items, n, sizeof(md_value), value_qcmp);
+        size_t w = 0;
+        for (size_t i = 0; i < n; i++)
+            if (w == 0 || md_value_cmp(&s->items[w - 1], &s->items[i]) != 0)
+                s->items[w++] = s->items[i];
+        n = w;
+    }
+    s->n = n;
+    *out = s;
+    return 0;
+}
+
+static int field_qcmp(const void *a, const void *b)
+{
+    return md_str_cmp(((const md_field *)a)->key, ((const md_field *)b)->key);
+}
+
+int md_record_new(md_arena *a, const md_field *fields, size_t n, const md_record **out, md_str *dup)
+{
+    if (n > (SIZE_MAX - sizeof(md_record)) / sizeof(md_field))
+        return MANDATE_ETOOBIG;
+    md_record *r = md_arena_alloc(a, sizeof(md_record) + n * sizeof(md_field));
+    if (!r)
+        return MANDATE_ENOMEM;
+    if (n)
+        memcpy(r->fields, fields, n * sizeof(md_field));
+    bool sorted = true;
+    for (size_t i = 1; i < n && sorted; i++)
+        sorted = md_str_cmp(r->fields[i - 1].key, r->fields[i].key) < 0;
+    if (!sorted) {
+        qsort(r->fields, n, sizeof(md_field), field_qcmp);
+        for (size_t i = 1; i < n; i++)
+            if (md_str_eq(r->fields[i - 1].key, r->fields[i].key)) {
+                if (dup)
+                    *dup = r->fields[i].key;
+                return MANDATE_EEXIST;
+            }
+    }
+    r->n = n;
+    *out = r;
+    return 0;
+}
+
+const md_record *md_record_empty(void)
+{
+    static const md_record empty = {0};
+    return &empty;
+}
+
+const md_value *md_record_get(const md_record *r, md_str key)
+{
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = md_str_cmp(r->fields[mid].key, key);
+        if (c == 0)
+            return &r->fields[mid].val;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+bool md_set_contains(const md_set *s, const md_value *v)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = md_value_cmp(&s->items[mid], v);
+        if (c == 0)
+            return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* Cedar string literal escaping, as the Rust engine prints strings (escape_debug). */
+static int print_cedar_str(md_buf *b, md_str s)
+{
+    int rc = md_buf_append(b, "\"", 1);
+    for (size_t i = 0; i < s.len && rc == 0; i++) {
+        unsigned char c = (unsigned char)s.ptr[i];
+        switch (c) {
+        case '"': rc = md_buf_append(b, "\\\"", 2); break;
+        case '\\': rc = md_buf_append(b, "\\\\", 2); break;
+        case '\n': rc = md_buf_append(b, "\\n", 2); break;
+        case '\r': rc = md_buf_append(b, "\\r", 2); break;
+        case '\t': rc = md_buf_append(b, "\\t", 2); break;
+        case '\0': rc = md_buf_append(b, "\\0", 2); break;
+        default:
+            if (c < 0x20 || c == 0x7f)
+                rc = md_buf_printf(b, "\\u{%x}", c);
+            else
+                rc = md_buf_append(b, &s.ptr[i], 1);
+        }
+    }
+    return rc ? rc : md_buf_append(b, "\"", 1);
+}
+
+int md_euid_print(md_buf *b, const md_euid *u)
+{
+    int rc = md_buf_append(b, u->type.ptr, u->type.len);
+    if (!rc)
+        rc = md_buf_append(b, "::", 2);
+    return rc ? rc : print_cedar_str(b, u->id);
+}
+
+int md_value_print(md_buf *b, const md_value *v)
+{
+    int rc = 0;
+    switch (v->kind) {
+    case MD_V_BOOL: return md_buf_puts(b, v->u.b ? "true" : "false");
+    case MD_V_LONG: return md_buf_printf(b, "%lld", (long long)v->u.i);
+    case MD_V_STRING: return print_cedar_str(b, v->u.s);
+    case MD_V_ENTITY: return md_euid_print(b, &v->u.uid);
+    case MD_V_SET:
+        rc = md_buf_append(b, "[", 1);
+        for (size_t i = 0; i < v->u.set->n && !rc; i++) {
+            if (i)
+                rc = md_buf_append(b, ", ", 2);
+            if (!rc)
+                rc = md_value_print(b, &v->u.set->items[i]);
+        }
+        return rc ? rc : md_buf_append(b, "]", 1);
+    case MD_V_RECORD:
+        rc = md_buf_append(b, "{", 1);
+        for (size_t i = 0; i < v->u.rec->n && !rc; i++) {
+            if (i)
+                rc = md_buf_append(b, ", ", 2);
+            if (!rc)
+                rc = print_cedar_str(b, v->u.rec->fields[i].key);
+            if (!rc)
+                rc = md_buf_append(b, ": ", 2);
+            if (!rc)
+                rc = md_value_print(b, &v->u.rec->fields[i].val);
+        }
+        return rc ? rc : md_buf_append(b, "}", 1);
+    case MD_V_DECIMAL:
+    case MD_V_IP:
+    case MD_V_DATETIME:
+    case MD_V_DURATION: return md_ext_print(b, v);
+    }
+    return MANDATE_EINTERNAL;
+}
+
+const char *md_vkind_name(md_vkind k)
+{
+    switch (k) {
+    case MD_V_BOOL: return "bool";
+    case MD_V_LONG: return "long";
+    case MD_V_STRING: return "string";
+    case MD_V_ENTITY: return "entity";
+    case MD_V_SET: return "set";
+    case MD_V_RECORD: return "record";
+    case MD_V_DECIMAL: return "decimal";
+    case MD_V_IP: return "ipaddr";
+    case MD_V_DATETIME: return "datetime";
+    case MD_V_DURATION: return "duration";
+    }
+    return "unknown";
+}

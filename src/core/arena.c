@@ -1,0 +1,146 @@
+/* arena.c: chained-block bump allocator (see core.h). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/core.h"
+
+#define ARENA_BLOCK 16384u
+#define ARENA_ALIGN 16u
+
+typedef struct block {
+    struct block *next;
+    size_t size; /* usable bytes after the header */
+    size_t used;
+    _Alignas(16) unsigned char data[];
+} block;
+
+struct md_arena {
+    block *head;  /* current block, allocation happens here */
+    block *first; /* kept across md_arena_reset */
+    size_t total;
+};
+
+static block *block_new(size_t size)
+{
+    block *b = malloc(sizeof(block) + size);
+    if (!b)
+        return NULL;
+    b->next = NULL;
+    b->size = size;
+    b->used = 0;
+    return b;
+}
+
+md_arena *md_arena_new(void)
+{
+    md_arena *a = malloc(sizeof(*a));
+    if (!a)
+        return NULL;
+    a->first = a->head = block_new(ARENA_BLOCK);
+    a->total = 0;
+    if (!a->first) {
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+static void free_chain(block *b, block *stop)
+{
+    while (b && b != stop) {
+        block *next = b->next;
+        free(b);
+        b = next;
+    }
+}
+
+void md_arena_free(md_arena *a)
+{
+    if (!a)
+        return;
+    free_chain(a->head, NULL);
+    free(a);
+}
+
+void md_arena_reset(md_arena *a)
+{
+    if (!a)
+        return;
+    /* Blocks are pushed at the head, so the first block is the tail of the chain. */
+    free_chain(a->head, a->first);
+    a->head = a->first;
+    a->first->used = 0;
+    a->first->next = NULL;
+    a->total = 0;
+}
+
+void *md_arena_alloc(md_arena *a, size_t n)
+{
+    if (n == 0)
+        n = 1;
+    size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    if (need < n)
+        return NULL;
+    block *b = a->head;
+    if (b->size - b->used < need) {
+        /* New blocks go in front; the first block stays at the tail for md_arena_reset. */
+        block *nb = block_new(need > ARENA_BLOCK / 4 ? need : ARENA_BLOCK);
+        if (!nb)
+            return NULL;
+        nb->next = b;
+        a->head = b = nb;
+    }
+    void *p = b->data + b->used;
+    b->used += need;
+    a->total += need;
+    memset(p, 0, need);
+    return p;
+}
+
+void *md_arena_array(md_arena *a, size_t n, size_t sz)
+{
+    if (sz && n > SIZE_MAX / sz)
+        return NULL;
+    return md_arena_alloc(a, n * sz);
+}
+
+char *md_arena_strndup(md_arena *a, const char *s, size_t n)
+{
+    if (n == SIZE_MAX)
+        return NULL;
+    char *p = md_arena_alloc(a, n + 1);
+    if (!p)
+        return NULL;
+    if (n)
+        memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+md_str md_arena_str(md_arena *a, md_str s)
+{
+    char *p = md_arena_strndup(a, s.ptr, s.len);
+    return (md_str){p, p ? s.len : 0};
+}
+
+char *md_arena_printf(md_arena *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return NULL;
+    char *p = md_arena_alloc(a, (size_t)n + 1);
+    if (!p)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+size_t md_arena_used(const md_arena *a)
+{
+    return a ? a->total : 0;
+}

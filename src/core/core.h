@@ -1,0 +1,114 @@
+/*
+ * core.h: the bottom layer of libmandate: arenas, string slices, capped buffers, diagnostics.
+ *
+ * Everything here depends only on libc and include/mandate/error.h. Symbols are md_ (internal,
+ * hidden by -fvisibility=hidden); MD_EXPORT marks the few public mandate_ entry points.
+ *
+ * Arena: bump allocation in chained blocks, freed in one go with md_arena_free. Memory from an
+ * arena is never freed on its own. Allocation failure returns NULL; callers turn that into
+ * MANDATE_ENOMEM. Arenas are not thread-safe: one per request, evaluation or loaded document.
+ *
+ * md_str: a borrowed (ptr, len) byte string. It may hold NUL bytes; it is not NUL-terminated
+ * unless said so. Strings copied into an arena by md_arena_strndup are NUL-terminated as well.
+ *
+ * md_buf: a growable byte buffer with a hard cap; appending past the cap fails with
+ * MANDATE_ETOOBIG and leaves the buffer unchanged.
+ *
+ * md_diag: where a parser reports the first error: 1-based line and column, and a message that
+ * says what failed and quotes the subject.
+ */
+#ifndef MD_CORE_H
+#define MD_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "mandate/error.h"
+
+#define MD_EXPORT __attribute__((visibility("default")))
+#define MD_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define MD_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- string slices ---- */
+typedef struct md_str {
+    const char *ptr;
+    size_t len;
+} md_str;
+
+#define MD_STR_LIT(s) ((md_str){(s), sizeof(s) - 1})
+static inline md_str md_str_c(const char *s)
+{
+    return (md_str){s, s ? strlen(s) : 0};
+}
+static inline bool md_str_eq(md_str a, md_str b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+static inline bool md_str_eq_c(md_str a, const char *b)
+{
+    return md_str_eq(a, md_str_c(b));
+}
+/* Bytewise order (shorter prefix first), the order Cedar uses for record keys. */
+int md_str_cmp(md_str a, md_str b);
+/* 64-bit hash of bytes (FNV-1a mixed); stable within a process. */
+uint64_t md_hash_bytes(const void *p, size_t n, uint64_t seed);
+
+/* ---- arena ---- */
+typedef struct md_arena md_arena;
+
+/* Returns a new arena, or NULL when out of memory. */
+md_arena *md_arena_new(void);
+/* Frees the arena and everything allocated from it. Accepts NULL. */
+void md_arena_free(md_arena *a);
+/* Frees everything allocated so far but keeps the first block for reuse. */
+void md_arena_reset(md_arena *a);
+/* Returns zeroed, 16-byte aligned memory, or NULL. */
+void *md_arena_alloc(md_arena *a, size_t n);
+/* Returns an array of n elements of size sz (checked for overflow), zeroed, or NULL. */
+void *md_arena_array(md_arena *a, size_t n, size_t sz);
+/* Copies n bytes and a terminating NUL; returns NULL when out of memory. */
+char *md_arena_strndup(md_arena *a, const char *s, size_t n);
+/* Copies a string slice into the arena (NUL-terminated); ptr is NULL when out of memory. */
+md_str md_arena_str(md_arena *a, md_str s);
+/* printf into the arena; returns NULL when out of memory. */
+char *md_arena_printf(md_arena *a, const char *fmt, ...) MD_PRINTF(2, 3);
+/* Bytes handed out so far (for memory reports). */
+size_t md_arena_used(const md_arena *a);
+
+/* ---- capped buffer ---- */
+typedef struct md_buf {
+    char *data; /* NUL-terminated when len > 0 or after md_buf_init */
+    size_t len;
+    size_t cap;
+    size_t max; /* hard cap on len */
+} md_buf;
+
+void md_buf_init(md_buf *b, size_t max);
+void md_buf_release(md_buf *b);
+int md_buf_append(md_buf *b, const void *p, size_t n);
+int md_buf_puts(md_buf *b, const char *s);
+int md_buf_printf(md_buf *b, const char *fmt, ...) MD_PRINTF(2, 3);
+/* Appends s as a JSON string literal with quotes and escapes. */
+int md_buf_json_str(md_buf *b, const char *s, size_t n);
+
+/* ---- diagnostics ---- */
+typedef struct md_diag {
+    int code;      /* a mandate_err, 0 when no error was recorded */
+    uint32_t line; /* 1-based; 0 when not about a position */
+    uint32_t col;  /* 1-based, in bytes */
+    char msg[512];
+} md_diag;
+
+/* Records an error (the first one wins) and returns code. d may be NULL. */
+int md_diag_set(md_diag *d, int code, uint32_t line, uint32_t col, const char *fmt, ...)
+    MD_PRINTF(5, 6);
+void md_diag_clear(md_diag *d);
+
+/* ---- files ---- */
+/* Reads a whole file (up to max bytes) into a malloc'd NUL-terminated buffer; free with free(). */
+int md_read_file(const char *path, size_t max, char **out, size_t *out_len, md_diag *d);
+
+#endif

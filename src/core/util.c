@@ -1,0 +1,184 @@
+/* util.c: string slices, hashing, capped buffers, diagnostics and file reading (see core.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/core.h"
+
+int md_str_cmp(md_str a, md_str b)
+{
+    size_t n = a.len < b.len ? a.len : b.len;
+    int c = n ? memcmp(a.ptr, b.ptr, n) : 0;
+    if (c)
+        return c;
+    return a.len < b.len ? -1 : a.len > b.len;
+}
+
+uint64_t md_hash_bytes(const void *p, size_t n, uint64_t seed)
+{
+    const unsigned char *s = p;
+    uint64_t h = 0xcbf29ce484222325ull ^ seed;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 0x100000001b3ull;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+void md_buf_init(md_buf *b, size_t max)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max;
+}
+
+void md_buf_release(md_buf *b)
+{
+    if (!b)
+        return;
+    free(b->data);
+    md_buf_init(b, b->max);
+}
+
+int md_buf_append(md_buf *b, const void *p, size_t n)
+{
+    if (n > b->max || b->len > b->max - n)
+        return MANDATE_ETOOBIG;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (!d)
+            return MANDATE_ENOMEM;
+        b->data = d;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int md_buf_puts(md_buf *b, const char *s)
+{
+    return md_buf_append(b, s, strlen(s));
+}
+
+int md_buf_printf(md_buf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return MANDATE_EINVAL;
+    if ((size_t)n < sizeof small)
+        return md_buf_append(b, small, (size_t)n);
+    char *big = malloc((size_t)n + 1);
+    if (!big)
+        return MANDATE_ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = md_buf_append(b, big, (size_t)n);
+    free(big);
+    return rc;
+}
+
+int md_buf_json_str(md_buf *b, const char *s, size_t n)
+{
+    int rc = md_buf_append(b, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        rc = md_buf_append(b, s + run, i - run);
+        run = i + 1;
+        if (rc)
+            break;
+        switch (c) {
+        case '"': rc = md_buf_append(b, "\\\"", 2); break;
+        case '\\': rc = md_buf_append(b, "\\\\", 2); break;
+        case '\n': rc = md_buf_append(b, "\\n", 2); break;
+        case '\r': rc = md_buf_append(b, "\\r", 2); break;
+        case '\t': rc = md_buf_append(b, "\\t", 2); break;
+        default: rc = md_buf_printf(b, "\\u%04x", c); break;
+        }
+    }
+    if (rc == 0)
+        rc = md_buf_append(b, s + run, n - run);
+    if (rc == 0)
+        rc = md_buf_append(b, "\"", 1);
+    return rc;
+}
+
+int md_diag_set(md_diag *d, int code, uint32_t line, uint32_t col, const char *fmt, ...)
+{
+    if (!d || d->code)
+        return code;
+    d->code = code;
+    d->line = line;
+    d->col = col;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->msg, sizeof d->msg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void md_diag_clear(md_diag *d)
+{
+    if (!d)
+        return;
+    d->code = 0;
+    d->line = d->col = 0;
+    d->msg[0] = '\0';
+}
+
+int md_read_file(const char *path, size_t max, char **out, size_t *out_len, md_diag *d)
+{
+    *out = NULL;
+    if (out_len)
+        *out_len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return md_diag_set(d, MANDATE_EIO, 0, 0, "cannot open '%s': %s", path, strerror(errno));
+    md_buf b;
+    md_buf_init(&b, max);
+    char chunk[65536];
+    int rc = 0;
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        rc = md_buf_append(&b, chunk, n);
+        if (rc)
+            break;
+    }
+    if (rc == 0 && ferror(f))
+        rc = md_diag_set(d, MANDATE_EIO, 0, 0, "cannot read '%s': %s", path, strerror(errno));
+    else if (rc == MANDATE_ETOOBIG)
+        md_diag_set(d, rc, 0, 0, "'%s' is larger than the limit of %zu bytes", path, max);
+    else if (rc)
+        md_diag_set(d, rc, 0, 0, "cannot read '%s': %s", path, mandate_strerror(rc));
+    fclose(f);
+    if (rc) {
+        md_buf_release(&b);
+        return rc;
+    }
+    if (!b.data) {
+        rc = md_buf_append(&b, "", 0);
+        if (rc)
+            return md_diag_set(d, rc, 0, 0, "cannot read '%s': out of memory", path);
+    }
+    *out = b.data;
+    if (out_len)
+        *out_len = b.len;
+    return 0;
+}
