@@ -7,6 +7,7 @@
 
 #include "mandate/error.h"
 #include "mandate/cedar.h"
+#include "mandate/token.h"
 
 #ifdef __cplusplus
 extern "C" {
