@@ -17,7 +17,8 @@ SIZES=${SIZES:-"1000 100000"}
 CEDAR_WASM=${CEDAR_WASM:-@cedar-policy/cedar-wasm@4.13.0}
 if [ -n "${QUICK:-}" ]; then SIZES=1000; RUNS=3; fi
 
-./scripts/build.sh build >/dev/null
+./scripts/build.sh build-bench -DMANDATE_FORMAT_CHECK=OFF >&2
+bin=build-bench/bench/bench_cedar
 mkdir -p "$BENCH_DIR/peers" "$BENCH_DIR/results"
 if [ ! -d "$BENCH_DIR/peers/node_modules/@cedar-policy/cedar-wasm" ]; then
   (cd "$BENCH_DIR/peers" && npm init -y >/dev/null && npm install --no-audit --no-fund "$CEDAR_WASM" >/dev/null)
@@ -33,7 +34,7 @@ for n in $SIZES; do
     [ -f "$w/requests.jsonl" ] || node "$shared/bench/gen_workload.js" --n "$n" --out "$w" >/dev/null
   fi
   echo "== N=$n: mandate" >&2
-  build/bench_cedar --workload "$w" --runs "$RUNS" >"$BENCH_DIR/results/mandate-n$n.json"
+  "$bin" --workload "$w" --runs "$RUNS" >"$BENCH_DIR/results/mandate-n$n.json"
   cat "$BENCH_DIR/results/mandate-n$n.json" >&2
   echo "== N=$n: cedar-wasm" >&2
   fc=2000; [ "$n" -gt 5000 ] && fc=0
@@ -43,7 +44,7 @@ for n in $SIZES; do
 done
 if [ -z "${QUICK:-}" ]; then
   echo "== conformance corpus: mandate" >&2
-  build/bench_cedar --conformance "$shared/cedar-conformance" --runs "$RUNS" >"$BENCH_DIR/results/mandate-corpus.json"
+  "$bin" --conformance "$shared/cedar-conformance" --runs "$RUNS" >"$BENCH_DIR/results/mandate-corpus.json"
 fi
 
 node - "$BENCH_DIR/results" "${rows[@]}" <<'JS'

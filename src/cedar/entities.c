@@ -201,7 +201,16 @@ typedef struct sealer {
     uint32_t *n_up;
     md_euid *buf; /* gathering buffer */
     size_t buf_len, buf_cap;
+    size_t total; /* ancestor entries materialised so far */
 } sealer;
+
+static int charge(sealer *s, size_t n)
+{
+    if (n > MD_ENTITIES_MAX_CLOSURE - s->total)
+        return MANDATE_ETOOBIG;
+    s->total += n;
+    return 0;
+}
 
 static int buf_reserve(sealer *s, size_t more)
 {
@@ -258,6 +267,9 @@ static int up_of(sealer *s, uint32_t q, const md_euid **out, uint32_t *n_out)
     if (!s->up[q]) {
         const md_entity *p = at(s->es, q);
         size_t n = p->n_ancestors;
+        int rc = charge(s, n + 1);
+        if (rc)
+            return rc;
         md_euid *arr = md_arena_array(s->es->a, n + 1, sizeof *arr);
         if (!arr)
             return MANDATE_ENOMEM;
@@ -288,6 +300,9 @@ static int set_ancestors_from_buf(sealer *s, md_entity *e)
     size_t n = 0;
     md_euid *arr = NULL;
     if (s->buf_len) {
+        int rc = charge(s, s->buf_len);
+        if (rc)
+            return rc;
         arr = md_arena_array(s->es->a, s->buf_len, sizeof *arr);
         if (!arr)
             return MANDATE_ENOMEM;
@@ -462,6 +477,11 @@ done:
     md_arena_free(s.sa);
     if (rc == MANDATE_ENOMEM)
         return md_diag_set(d, rc, 0, 0, "out of memory computing the entity ancestor closure");
+    if (rc == MANDATE_ETOOBIG)
+        return md_diag_set(d, rc, 0, 0,
+                           "the entity hierarchy is too deep: its ancestor closure has over %u "
+                           "entries",
+                           MD_ENTITIES_MAX_CLOSURE);
     if (rc)
         return md_diag_set(d, rc, 0, 0, "cannot compute the entity ancestor closure: %s",
                            mandate_strerror(rc));

@@ -22,6 +22,10 @@
 
 /* Most entities one store holds (indices are 32-bit). */
 #define MD_ENTITIES_MAX 0x7ffffff0u
+/* Most ancestor entries md_entities_seal materialises over all entities (shared arrays count
+ * once); past it sealing fails with MANDATE_ETOOBIG. 2^26 entries are 2 GiB of md_euid. A chain
+ * of depth d costs d^2/2 entries, as in every engine that precomputes the closure. */
+#define MD_ENTITIES_MAX_CLOSURE (1u << 26)
 
 /* After md_entities_seal: true when the parent graph has a cycle (including an entity that is its
  * own parent); *at (may be NULL) receives one entity on the cycle. The closure is still computed:

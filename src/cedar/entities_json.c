@@ -642,11 +642,19 @@ int md_type_print(md_buf *b, const md_type *t)
 
 typedef struct tcx {
     const char *what;
+    jctx *jc;         /* when set, what is rendered from the parser's position on failure */
     const char *kind; /* what a path names: "attribute" or "tag" */
     md_diag *d;
     char path[PATH_MAX_LEN];
     size_t plen;
 } tcx;
+
+static const char *tc_what(tcx *x)
+{
+    if (x->jc)
+        x->what = where_text(x->jc);
+    return x->what;
+}
 
 static int tc_fail(tcx *x, const md_type *t, const md_value *v, const char *fmt, ...)
     MD_PRINTF(4, 5);
@@ -675,6 +683,7 @@ static int tc_fail(tcx *x, const md_type *t, const md_value *v, const char *fmt,
         const char *k = md_vkind_name(v->kind);
         snprintf(vbuf, sizeof vbuf, "%s %s", strchr("aeiou", k[0]) ? "an" : "a", k);
     }
+    tc_what(x);
     const char *art = t->kind == MD_T_ENTITY          ? "an entity of type"
                       : strchr("aeiouAEIOU", tbuf[0]) ? "an"
                                                       : "a";
@@ -689,8 +698,8 @@ static int tc_fail(tcx *x, const md_type *t, const md_value *v, const char *fmt,
 static int tc(tcx *x, const md_value *v, const md_type *t, int depth)
 {
     if (depth > MD_CEDAR_MAX_DEPTH)
-        return md_diag_set(x->d, MANDATE_ETOOBIG, 0, 0, "%s nests deeper than %d levels", x->what,
-                           MD_CEDAR_MAX_DEPTH);
+        return md_diag_set(x->d, MANDATE_ETOOBIG, 0, 0, "%s nests deeper than %d levels",
+                           tc_what(x), MD_CEDAR_MAX_DEPTH);
     switch (t->kind) {
     case MD_T_BOOL: return v->kind == MD_V_BOOL ? 0 : tc_fail(x, t, v, NULL);
     case MD_T_LONG: return v->kind == MD_V_LONG ? 0 : tc_fail(x, t, v, NULL);
@@ -747,7 +756,7 @@ static int tc(tcx *x, const md_value *v, const md_type *t, int depth)
         return 0;
     }
     }
-    return md_diag_set(x->d, MANDATE_EINTERNAL, 0, 0, "%s: unknown schema type", x->what);
+    return md_diag_set(x->d, MANDATE_EINTERNAL, 0, 0, "%s: unknown schema type", tc_what(x));
 }
 
 int md_value_typecheck(const md_value *v, const md_type *t, const char *what, md_diag *d)
@@ -759,7 +768,7 @@ int md_value_typecheck(const md_value *v, const md_type *t, const char *what, md
 /* Type check at the parser's current position (its path continues the parser's). */
 static int typecheck_here(jctx *c, const md_value *v, const md_type *t)
 {
-    tcx x = {.what = where_text(c), .kind = c->kind, .d = c->d};
+    tcx x = {.jc = c, .kind = c->kind, .d = c->d};
     if (c->kind && c->plen) {
         memcpy(x.path, c->path, c->plen + 1);
         x.plen = c->plen;

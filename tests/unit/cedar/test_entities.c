@@ -896,7 +896,7 @@ static void shared_workload_loads(void **state)
     char *ep = shared_path("bench/workloads/n1000/entities.json");
     char *sp = shared_path("bench/workloads/n1000/schema.cedarschema");
     char *stext = NULL;
-    size_t slen;
+    size_t slen = 0;
     md_diag d = {0};
     json_t *j = NULL;
     if (load_file_json(ep, &j) != 0 || md_read_file(sp, 1u << 24, &stext, &slen, &d) != 0) {
