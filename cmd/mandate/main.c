@@ -8,6 +8,8 @@
 static const cmd commands[] = {
     {"authorize", cmd_authorize, "decide one request with Cedar policies and entities"},
     {"policy", cmd_policy, "check Cedar policy files (policy check)"},
+    {"init", cmd_init, "create a data directory, its database and ledger signing key"},
+    {"ledger", cmd_ledger, "evidence ledger: append, get, checkpoint, prove, verify"},
 };
 
 static void usage(FILE *f)

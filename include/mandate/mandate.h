@@ -8,6 +8,7 @@
 #include "mandate/error.h"
 #include "mandate/cedar.h"
 #include "mandate/token.h"
+#include "mandate/ledger.h"
 
 #ifdef __cplusplus
 extern "C" {

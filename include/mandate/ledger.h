@@ -1,0 +1,137 @@
+/*
+ * mandate/ledger.h: the evidence ledger, an append-only RFC 6962/9162 Merkle log of typed entries
+ * with signed checkpoints (C2SP tlog-checkpoint in the signed-note format, Ed25519), inclusion and
+ * consistency proofs, and an offline verifier.
+ *
+ * A mandate_ledger is an opaque handle made by mandate_ledger_open and freed by
+ * mandate_ledger_close (which accepts NULL). A handle may be shared by threads: concurrent
+ * mandate_ledger_append calls are batched into one durable commit (group commit). An append
+ * returns 0 only once its entry is durable; after any store failure (commit or fsync) the handle
+ * stops acknowledging and every later append fails with MANDATE_ESTORE until it is reopened.
+ *
+ * Errors are negative mandate_err codes; when a mandate_diag is given it gets a message saying
+ * what failed and quoting the subject. Strings and buffers returned through out-parameters are
+ * owned by the caller and freed with free().
+ */
+#ifndef MANDATE_LEDGER_H
+#define MANDATE_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mandate/cedar.h" /* mandate_diag */
+#include "mandate/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mandate_ledger mandate_ledger;
+
+/* Entry types; the numbers are part of the canonical encoding and never change. */
+typedef enum mandate_entry_type {
+    MANDATE_ENTRY_DECISION = 1,
+    MANDATE_ENTRY_APPROVAL = 2,
+    MANDATE_ENTRY_OUTCOME = 3,
+    MANDATE_ENTRY_DELEGATION = 4,
+    MANDATE_ENTRY_REVOCATION = 5,
+    MANDATE_ENTRY_REGISTRY = 6,
+    MANDATE_ENTRY_POLICY = 7,
+    MANDATE_ENTRY_NOTE = 8,
+} mandate_entry_type;
+
+/* "decision", "approval", ...; NULL for an unknown type. */
+const char *mandate_entry_type_name(int type);
+/* The type for a name, or 0 when the name is unknown. */
+int mandate_entry_type_from_name(const char *name);
+
+typedef struct mandate_ledger_opts {
+    const char *db_path;       /* the SQLite database file (made by mandate_ledger_init) */
+    const char *key_path;      /* signing key file (owner-only); NULL opens read-only */
+    uint64_t checkpoint_every; /* sign a checkpoint at least every N entries; 0 = 1024 */
+    uint32_t checkpoint_ms;    /* and every T ms while entries are pending; 0 = no timer */
+    unsigned cache_level;      /* keep tree levels >= this in memory (64 bytes per entry at 0,
+                                * the default); higher levels save memory, cost store reads */
+} mandate_ledger_opts;
+
+/* Creates a data directory (mode 0700) with the database file DIR/mandate.db, a signing key
+ * DIR/ledger.key (mode 0600) and its public key DIR/ledger.pub (note verifier key format).
+ * origin names the log (and the key); NULL picks "mandate.local/ledger/<random hex>".
+ * Fails with MANDATE_EEXIST when DIR already holds a key or database. */
+int mandate_ledger_init(const char *dir, const char *origin, mandate_diag *diag);
+
+int mandate_ledger_open(mandate_ledger **out, const mandate_ledger_opts *opts, mandate_diag *diag);
+/* Signs a final checkpoint when entries are pending and a key is loaded, then closes. */
+void mandate_ledger_close(mandate_ledger *l);
+
+/* The log's origin line and its verifier key ("<name>+<hex id>+<base64>"). Borrowed. */
+const char *mandate_ledger_origin(const mandate_ledger *l);
+const char *mandate_ledger_verifier_key(const mandate_ledger *l);
+/* The number of durable entries. */
+uint64_t mandate_ledger_size(mandate_ledger *l);
+
+typedef struct mandate_ledger_entry {
+    int type;         /* a mandate_entry_type */
+    int64_t time_ms;  /* milliseconds since the Unix epoch; 0 = now (set by append) */
+    const char *body; /* a JSON value; stored in canonical form (sorted keys, no spaces) */
+    size_t body_len;
+} mandate_ledger_entry;
+
+/* Appends one entry; returns once it is durable, with its index in *index (may be NULL). */
+int mandate_ledger_append(mandate_ledger *l, const mandate_ledger_entry *e, uint64_t *index,
+                          mandate_diag *diag);
+
+/* The entry at index as one JSON object
+ * {"index":..,"type":"decision","time_ms":..,"body":{..},"leaf_hash":"<base64>"}; owned. */
+int mandate_ledger_get(mandate_ledger *l, uint64_t index, char **json_out, mandate_diag *diag);
+
+/* Signs (or returns the stored) checkpoint for the current size: the signed note text, owned. */
+int mandate_ledger_checkpoint(mandate_ledger *l, char **note_out, mandate_diag *diag);
+/* The latest stored checkpoint, owned; MANDATE_ENOTFOUND when there is none. */
+int mandate_ledger_latest_checkpoint(mandate_ledger *l, char **note_out, mandate_diag *diag);
+
+/* An inclusion proof of entry index in the tree of tree_size entries (0 = current size) as JSON
+ * {"index":..,"tree_size":..,"leaf_hash":..,"root":..,"proof":[base64,...]}; owned. */
+int mandate_ledger_prove(mandate_ledger *l, uint64_t index, uint64_t tree_size, char **json_out,
+                         mandate_diag *diag);
+/* A consistency proof between sizes size1 <= size2 (size2 0 = current) as JSON
+ * {"size1":..,"size2":..,"root1":..,"root2":..,"proof":[...]}; owned. */
+int mandate_ledger_prove_consistency(mandate_ledger *l, uint64_t size1, uint64_t size2,
+                                     char **json_out, mandate_diag *diag);
+
+/* Raw inclusion proof into caller memory: up to 64 hashes of 32 bytes; *n gets the count. */
+int mandate_ledger_inclusion_proof(mandate_ledger *l, uint64_t index, uint64_t tree_size,
+                                   uint8_t leaf_hash[32], uint8_t root[32], uint8_t proof[][32],
+                                   size_t *n, mandate_diag *diag);
+
+/* Checks a proof JSON (as made by mandate_ledger_prove or _prove_consistency) on its own:
+ * MANDATE_OK when it holds, MANDATE_ECRYPTO when it does not. No ledger needed. */
+int mandate_ledger_check_proof(const char *json, size_t len, mandate_diag *diag);
+
+/* Checks a signed checkpoint note against a verifier key; on success *size and root get the
+ * checkpoint's tree size and root (either may be NULL). */
+int mandate_ledger_check_checkpoint(const char *note, size_t len, const char *verifier_key,
+                                    uint64_t *size, uint8_t root[32], mandate_diag *diag);
+
+typedef struct mandate_ledger_report {
+    uint64_t entries;     /* entries read */
+    uint64_t nodes;       /* stored tree nodes checked */
+    uint64_t checkpoints; /* stored checkpoints checked */
+    int bad;              /* 0 when everything verified */
+    const char *bad_kind; /* "entry", "node" or "checkpoint" (static), NULL when good */
+    uint64_t bad_index;   /* entry index; for a node its first entry; for a checkpoint its size */
+    unsigned bad_level;   /* the node's level (0 = leaf hash) */
+} mandate_ledger_report;
+
+/* Recomputes every hash from the stored entries, compares every stored node, and checks every
+ * stored checkpoint's signature (against verifier_key, or the key recorded in the database when
+ * NULL) and root. Opens db_path itself (no server, no signing key needed). Returns MANDATE_OK,
+ * MANDATE_ECORRUPT with the first bad index in the report and the message, or another error when
+ * the database cannot be read at all. */
+int mandate_ledger_verify(const char *db_path, const char *verifier_key, mandate_ledger_report *r,
+                          mandate_diag *diag);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,1033 @@
+/*
+ * ledger.c: the ledger handle: open/init with key handling, group-commit appends, checkpoints
+ * (on demand, every N entries, every T ms), proofs, and the offline verifier.
+ *
+ * Group commit: an appender encodes and hashes its entry, queues it and waits. Whoever finds no
+ * commit running becomes the leader: it takes the queue, writes entries, nodes and (when due) a
+ * signed checkpoint in one transaction, commits, and only then publishes the new size and wakes
+ * the batch. A failed commit sets `failed`: the handle never acknowledges again.
+ *
+ * Locks: mu guards the queue and the durable state (size, frontier, failed, checkpoint state);
+ * cache_lock guards the in-memory node cache; rmu guards the reader store. Order: mu, then
+ * cache_lock; rmu is taken after cache_lock and never with mu.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ledger/ledger_int.h"
+
+#define MAX_BATCH 8192
+#define DEFAULT_CP_EVERY 1024
+#define DEFAULT_CACHE_LEVEL 0
+#define KEY_FILE_MAX 4096
+
+typedef struct append_req {
+    const uint8_t *enc;
+    size_t len;
+    uint8_t leaf[MD_HASH_LEN];
+    uint64_t index;
+    int rc;
+    int done;
+    md_diag diag;
+    struct append_req *next;
+} append_req;
+
+typedef struct cache_level {
+    uint8_t (*h)[MD_HASH_LEN];
+    uint64_t len, cap;
+} cache_level;
+
+struct mandate_ledger {
+    md_store *w, *r;
+    pthread_mutex_t mu, rmu;
+    pthread_cond_t cv;
+    pthread_rwlock_t cache_lock;
+    uint64_t size;
+    md_merkle_frontier fr;
+    int failed;
+    md_diag fail;
+    int committing;
+    append_req *head, *tail;
+    uint64_t last_cp_size;
+    int64_t last_cp_ms;
+    int have_cp;
+    uint64_t cp_every;
+    uint32_t cp_ms;
+    unsigned cache_level;
+    cache_level lv[MD_MERKLE_MAX_LEVEL + 1];
+    int has_key;
+    md_note_signer signer;
+    md_note_verifier verifier;
+    char origin[MD_NOTE_NAME_MAX];
+    char vkey[512];
+    pthread_t timer;
+    int timer_on, stopping;
+    pthread_cond_t tcv;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int to_public(md_diag *d, mandate_diag *out, int rc)
+{
+    if (out) {
+        out->code = rc ? (d->code ? d->code : rc) : 0;
+        out->line = d->line;
+        out->column = d->col;
+        snprintf(out->message, sizeof out->message, "%s",
+                 rc ? (d->msg[0] ? d->msg : mandate_strerror(rc)) : "");
+    }
+    return rc;
+}
+
+md_store *md_ledger_writer_store(mandate_ledger *l)
+{
+    return l ? l->w : NULL;
+}
+
+/* ---- the node cache and the node source for proofs ---- */
+
+static int cache_push(mandate_ledger *l, unsigned level, uint64_t idx, const uint8_t h[32])
+{
+    cache_level *c = &l->lv[level];
+    if (idx != c->len)
+        return MANDATE_EINTERNAL;
+    if (c->len == c->cap) {
+        uint64_t cap = c->cap ? c->cap * 2 : 256;
+        void *p = realloc(c->h, (size_t)cap * MD_HASH_LEN);
+        if (!p)
+            return MANDATE_ENOMEM;
+        c->h = p;
+        c->cap = cap;
+    }
+    memcpy(c->h[c->len++], h, MD_HASH_LEN);
+    return 0;
+}
+
+static int node_src(void *ctx, unsigned level, uint64_t idx, uint8_t out[MD_HASH_LEN], md_diag *d)
+{
+    mandate_ledger *l = ctx;
+    if (level >= l->cache_level) {
+        if (level > MD_MERKLE_MAX_LEVEL || idx >= l->lv[level].len)
+            return md_diag_set(d, MANDATE_EINTERNAL, 0, 0,
+                               "tree node level %u index %" PRIu64 " is not cached", level, idx);
+        memcpy(out, l->lv[level].h[idx], MD_HASH_LEN);
+        return 0;
+    }
+    return l->r->ops->node_get(l->r, level, idx, out, d);
+}
+
+/* ---- commits ---- */
+
+typedef struct pending_node {
+    unsigned level;
+    uint64_t idx;
+    uint8_t h[MD_HASH_LEN];
+} pending_node;
+
+typedef struct batch_ctx {
+    mandate_ledger *l;
+    md_diag *d;
+    pending_node *nodes;
+    size_t n, cap;
+} batch_ctx;
+
+static int emit_node(void *ctx, unsigned level, uint64_t idx, const uint8_t h[MD_HASH_LEN])
+{
+    batch_ctx *b = ctx;
+    md_store *w = b->l->w;
+    int rc = w->ops->node_put(w, level, idx, h, b->d);
+    if (rc || level < b->l->cache_level)
+        return rc;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        void *p = realloc(b->nodes, cap * sizeof *b->nodes);
+        if (!p)
+            return md_diag_set(b->d, MANDATE_ENOMEM, 0, 0, "out of memory");
+        b->nodes = p;
+        b->cap = cap;
+    }
+    b->nodes[b->n].level = level;
+    b->nodes[b->n].idx = idx;
+    memcpy(b->nodes[b->n].h, h, MD_HASH_LEN);
+    b->n++;
+    return 0;
+}
+
+static int sign_checkpoint(mandate_ledger *l, const md_merkle_frontier *fr, md_buf *note,
+                           md_diag *d)
+{
+    uint8_t root[MD_HASH_LEN];
+    md_buf body;
+    md_buf_init(&body, MD_NOTE_MAX);
+    md_merkle_frontier_root(fr, root);
+    int rc = md_checkpoint_format(l->origin, fr->size, root, &body);
+    if (rc)
+        rc = md_diag_set(d, rc, 0, 0, "out of memory");
+    else
+        rc = md_note_sign(&l->signer, body.data, body.len, note, d);
+    md_buf_release(&body);
+    return rc;
+}
+
+/* Writes one batch in one transaction; fr advances to the new size. Runs without mu. */
+static int write_batch(mandate_ledger *l, append_req *batch, uint64_t base, md_merkle_frontier *fr,
+                       int force_cp, int *cp_written, batch_ctx *b, md_diag *d)
+{
+    md_store *w = l->w;
+    *cp_written = 0;
+    int rc = w->ops->begin(w, d);
+    if (rc)
+        return rc;
+    uint64_t i = base;
+    for (append_req *r = batch; r; r = r->next, i++) {
+        if ((rc = w->ops->entry_put(w, i, r->enc, r->len, d)) != 0)
+            goto fail;
+        if ((rc = md_merkle_frontier_push(fr, r->leaf, emit_node, b)) != 0) {
+            if (!d->code)
+                md_diag_set(d, rc, 0, 0, "the ledger is full");
+            goto fail;
+        }
+    }
+    int64_t now = now_ms();
+    int due =
+        fr->size > l->last_cp_size && (fr->size - l->last_cp_size >= l->cp_every ||
+                                       (l->cp_ms && now - l->last_cp_ms >= (int64_t)l->cp_ms));
+    if (force_cp && !(l->have_cp && fr->size == l->last_cp_size))
+        due = 1;
+    if (due) {
+        md_buf note;
+        md_buf_init(&note, MD_NOTE_MAX);
+        rc = sign_checkpoint(l, fr, &note, d);
+        if (rc == 0)
+            rc = w->ops->checkpoint_put(w, fr->size, note.data, note.len, d);
+        md_buf_release(&note);
+        if (rc)
+            goto fail;
+        *cp_written = 1;
+    }
+    if (!batch && !due) {
+        w->ops->rollback(w);
+        return 0;
+    }
+    return w->ops->commit(w, d);
+fail:
+    w->ops->rollback(w);
+    return rc;
+}
+
+/* Called with mu held and no commit running; returns with mu held. */
+static int lead(mandate_ledger *l, int force_cp)
+{
+    l->committing = 1;
+    append_req *batch = l->head, *last = NULL;
+    size_t count = 0;
+    for (append_req *r = l->head; r && count < MAX_BATCH; r = r->next) {
+        last = r;
+        count++;
+    }
+    if (last) {
+        l->head = last->next;
+        if (!l->head)
+            l->tail = NULL;
+        last->next = NULL;
+    } else {
+        batch = NULL;
+    }
+    int rc;
+    if (l->failed) {
+        rc = MANDATE_ESTORE;
+    } else {
+        uint64_t base = l->size;
+        md_merkle_frontier fr = l->fr;
+        md_diag d;
+        md_diag_clear(&d);
+        batch_ctx b = {l, &d, NULL, 0, 0};
+        int cp_written = 0;
+        pthread_mutex_unlock(&l->mu);
+        rc = write_batch(l, batch, base, &fr, force_cp, &cp_written, &b, &d);
+        pthread_mutex_lock(&l->mu);
+        if (rc == 0) {
+            pthread_rwlock_wrlock(&l->cache_lock);
+            for (size_t i = 0; i < b.n && rc == 0; i++)
+                rc = cache_push(l, b.nodes[i].level, b.nodes[i].idx, b.nodes[i].h);
+            pthread_rwlock_unlock(&l->cache_lock);
+            if (rc)
+                md_diag_set(&d, rc, 0, 0, "cannot cache tree nodes after a commit");
+            l->size = fr.size;
+            l->fr = fr;
+            if (cp_written) {
+                l->last_cp_size = fr.size;
+                l->last_cp_ms = now_ms();
+                l->have_cp = 1;
+            }
+        }
+        if (rc) {
+            l->failed = 1;
+            l->fail = d;
+            if (!l->fail.code)
+                md_diag_set(&l->fail, MANDATE_ESTORE, 0, 0, "commit failed");
+        }
+        free(b.nodes);
+        uint64_t i = base;
+        for (append_req *r = batch; r; r = r->next, i++)
+            r->index = i;
+    }
+    for (append_req *r = batch, *next; r; r = next) {
+        next = r->next;
+        r->rc = rc ? MANDATE_ESTORE : 0;
+        if (rc)
+            md_diag_set(&r->diag, MANDATE_ESTORE, 0, 0,
+                        "append not acknowledged: the ledger stopped after a store failure: %s",
+                        l->fail.msg);
+        r->done = 1;
+    }
+    l->committing = 0;
+    pthread_cond_broadcast(&l->cv);
+    return rc;
+}
+
+MD_EXPORT int mandate_ledger_append(mandate_ledger *l, const mandate_ledger_entry *e,
+                                    uint64_t *index, mandate_diag *diag)
+{
+    md_diag d;
+    md_diag_clear(&d);
+    if (!l || !e)
+        return to_public(&d, diag, md_diag_set(&d, MANDATE_EINVAL, 0, 0, "no ledger or entry"));
+    if (!l->has_key)
+        return to_public(&d, diag,
+                         md_diag_set(&d, MANDATE_EDENIED, 0, 0,
+                                     "ledger was opened without its signing key (read-only)"));
+    mandate_ledger_entry ec = *e;
+    if (ec.time_ms == 0)
+        ec.time_ms = now_ms();
+    md_buf enc;
+    md_buf_init(&enc, MD_LEDGER_MAX_BODY + 64);
+    int rc = md_entry_encode(&ec, &enc, &d);
+    if (rc) {
+        md_buf_release(&enc);
+        return to_public(&d, diag, rc);
+    }
+    append_req req;
+    memset(&req, 0, sizeof req);
+    req.enc = (const uint8_t *)enc.data;
+    req.len = enc.len;
+    md_merkle_leaf_hash(enc.data, enc.len, req.leaf);
+    pthread_mutex_lock(&l->mu);
+    if (l->failed) {
+        md_diag_set(&d, MANDATE_ESTORE, 0, 0,
+                    "append not acknowledged: the ledger stopped after a store failure: %s",
+                    l->fail.msg);
+        pthread_mutex_unlock(&l->mu);
+        md_buf_release(&enc);
+        return to_public(&d, diag, MANDATE_ESTORE);
+    }
+    if (l->tail)
+        l->tail->next = &req;
+    else
+        l->head = &req;
+    l->tail = &req;
+    while (!req.done) {
+        if (!l->committing)
+            lead(l, 0);
+        else
+            pthread_cond_wait(&l->cv, &l->mu);
+    }
+    pthread_mutex_unlock(&l->mu);
+    md_buf_release(&enc);
+    if (req.rc == 0 && index)
+        *index = req.index;
+    return to_public(&req.diag, diag, req.rc);
+}
+
+static void *timer_main(void *arg)
+{
+    mandate_ledger *l = arg;
+    pthread_mutex_lock(&l->mu);
+    while (!l->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += l->cp_ms / 1000;
+        ts.tv_nsec += (long)(l->cp_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&l->tcv, &l->mu, &ts);
+        if (l->stopping)
+            break;
+        if (!l->failed && !l->committing && l->size > l->last_cp_size &&
+            now_ms() - l->last_cp_ms >= (int64_t)l->cp_ms)
+            lead(l, 1);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+/* ---- open, init, close ---- */
+
+static int read_key_file(const char *path, md_note_signer *s, md_diag *d)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return md_diag_set(d, errno == ENOENT ? MANDATE_ENOTFOUND : MANDATE_EIO, 0, 0,
+                           "cannot open signing key '%s': %s", path, strerror(errno));
+    struct stat st;
+    int rc = 0;
+    char buf[KEY_FILE_MAX];
+    ssize_t n = 0;
+    if (fstat(fd, &st) != 0) {
+        rc = md_diag_set(d, MANDATE_EIO, 0, 0, "cannot stat signing key '%s': %s", path,
+                         strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        rc = md_diag_set(d, MANDATE_EINVAL, 0, 0, "signing key '%s' is not a regular file", path);
+    } else if (st.st_mode & 077) {
+        rc = md_diag_set(d, MANDATE_EDENIED, 0, 0,
+                         "signing key '%s' is readable by others (mode %03o): run chmod 600", path,
+                         (unsigned)(st.st_mode & 0777));
+    } else if ((n = read(fd, buf, sizeof buf)) < 0) {
+        rc = md_diag_set(d, MANDATE_EIO, 0, 0, "cannot read signing key '%s': %s", path,
+                         strerror(errno));
+    } else if ((size_t)n == sizeof buf) {
+        rc = md_diag_set(d, MANDATE_ETOOBIG, 0, 0, "signing key '%s' is too large", path);
+    } else {
+        rc = md_note_signer_parse(buf, (size_t)n, s, d);
+    }
+    sodium_memzero(buf, sizeof buf);
+    close(fd);
+    return rc;
+}
+
+static int load_meta_key(md_store *s, char origin[MD_NOTE_NAME_MAX], char *vkey, size_t vcap,
+                         md_note_verifier *v, md_diag *d)
+{
+    md_buf b;
+    md_buf_init(&b, 1024);
+    int rc = s->ops->meta_get(s, "ledger.origin", &b, d);
+    if (rc == 0 && (b.len == 0 || b.len >= MD_NOTE_NAME_MAX))
+        rc = md_diag_set(d, MANDATE_ECORRUPT, 0, 0, "the stored ledger origin is malformed");
+    if (rc == 0) {
+        memcpy(origin, b.data, b.len);
+        origin[b.len] = 0;
+        rc = s->ops->meta_get(s, "ledger.verifier_key", &b, d);
+    }
+    if (rc == 0 && b.len >= vcap)
+        rc = md_diag_set(d, MANDATE_ECORRUPT, 0, 0, "the stored verifier key is malformed");
+    if (rc == 0) {
+        memcpy(vkey, b.data, b.len);
+        vkey[b.len] = 0;
+        rc = md_note_verifier_parse(vkey, b.len, v, d);
+    }
+    md_buf_release(&b);
+    return rc;
+}
+
+static int rebuild(mandate_ledger *l, md_diag *d)
+{
+    md_store *r = l->r;
+    int rc = r->ops->begin_read(r, d);
+    if (rc)
+        return rc;
+    if ((rc = r->ops->entry_count(r, &l->size, d)) != 0)
+        goto out;
+    l->fr.size = l->size;
+    uint64_t start = 0;
+    for (int k = MD_MERKLE_MAX_LEVEL; k >= 0; k--) {
+        if (!((l->size >> k) & 1))
+            continue;
+        if ((rc = r->ops->node_get(r, (unsigned)k, start >> k, l->fr.h[k], d)) != 0)
+            goto out;
+        start += (uint64_t)1 << k;
+    }
+    for (unsigned lev = l->cache_level; lev <= MD_MERKLE_MAX_LEVEL && (l->size >> lev); lev++) {
+        uint64_t want = l->size >> lev;
+        md_store_iter *it = NULL;
+        if ((rc = r->ops->iter_open(r, MD_STORE_NODES, lev, 0, &it, d)) != 0)
+            goto out;
+        md_store_row row;
+        int got;
+        while ((got = r->ops->iter_next(it, &row, d)) == 1 && l->lv[lev].len < want) {
+            if (row.index != l->lv[lev].len || row.len != MD_HASH_LEN) {
+                got = md_diag_set(d, MANDATE_ECORRUPT, 0, 0,
+                                  "tree node level %u index %" PRIu64
+                                  " is missing or malformed: run 'mandate ledger verify'",
+                                  lev, l->lv[lev].len);
+                break;
+            }
+            if ((got = cache_push(l, lev, row.index, row.data)) != 0) {
+                md_diag_set(d, got, 0, 0, "out of memory caching the tree");
+                break;
+            }
+        }
+        r->ops->iter_close(it);
+        if (got < 0) {
+            rc = got;
+            goto out;
+        }
+        if (l->lv[lev].len != want) {
+            rc = md_diag_set(d, MANDATE_ECORRUPT, 0, 0,
+                             "tree level %u has %" PRIu64 " nodes, expected %" PRIu64
+                             ": run 'mandate ledger verify'",
+                             lev, l->lv[lev].len, want);
+            goto out;
+        }
+    }
+    md_buf note;
+    md_buf_init(&note, MD_NOTE_MAX);
+    uint64_t cps = 0;
+    rc = r->ops->checkpoint_get(r, UINT64_MAX, &note, &cps, d);
+    md_buf_release(&note);
+    if (rc == MANDATE_ENOTFOUND) {
+        md_diag_clear(d);
+        rc = 0;
+    } else if (rc == 0) {
+        l->have_cp = 1;
+        l->last_cp_size = cps;
+        if (cps > l->size)
+            rc = md_diag_set(d, MANDATE_ECORRUPT, 0, 0,
+                             "the latest checkpoint covers %" PRIu64 " entries but only %" PRIu64
+                             " are stored",
+                             cps, l->size);
+    }
+    l->last_cp_ms = now_ms();
+out:
+    r->ops->end_read(r);
+    return rc;
+}
+
+static void ledger_free(mandate_ledger *l)
+{
+    md_store_close(l->w);
+    md_store_close(l->r);
+    for (int i = 0; i <= MD_MERKLE_MAX_LEVEL; i++)
+        free(l->lv[i].h);
+    pthread_mutex_destroy(&l->mu);
+    pthread_mutex_destroy(&l->rmu);
+    pthread_cond_destroy(&l->cv);
+    pthread_cond_destroy(&l->tcv);
+    pthread_rwlock_destroy(&l->cache_lock);
+    sodium_memzero(&l->signer, sizeof l->signer);
+    free(l);
+}
+
+MD_EXPORT int mandate_ledger_open(mandate_ledger **out, const mandate_ledger_opts *o,
+                                  mandate_diag *diag)
+{
+    md_diag d;
+    md_diag_clear(&d);
+    if (!out || !o || !o->db_path || !*o->db_path)
+        return to_public(&d, diag, md_diag_set(&d, MANDATE_EINVAL, 0, 0, "no ledger database"));
+    *out = NULL;
+    if (sodium_init() < 0)
+        return to_public(&d, diag, md_diag_set(&d, MANDATE_ECRYPTO, 0, 0, "libsodium failed"));
+    mandate_ledger *l = calloc(1, sizeof *l);
+    if (!l)
+        return to_public(&d, diag, md_diag_set(&d, MANDATE_ENOMEM, 0, 0, "out of memory"));
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_mutex_init(&l->rmu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    pthread_cond_init(&l->tcv, NULL);
+    pthread_rwlock_init(&l->cache_lock, NULL);
+    l->cp_every = o->checkpoint_every ? o->checkpoint_every : DEFAULT_CP_EVERY;
+    l->cp_ms = o->checkpoint_ms;
+    l->cache_level = o->cache_level ? o->cache_level : DEFAULT_CACHE_LEVEL; /* 0: all */
+    if (l->cache_level > MD_MERKLE_MAX_LEVEL + 1)
+        l->cache_level = MD_MERKLE_MAX_LEVEL + 1;
+    int rc = md_store_open(&l->r, o->db_path, 0, &d);
+    if (rc == 0 && o->key_path)
+        rc = md_store_open(&l->w, o->db_path, 0, &d);
+    if (rc == 0)
+        rc = load_meta_key(l->r, l->origin, l->vkey, sizeof l->vkey, &l->verifier, &d);
+    if (rc == 0 && o->key_path) {
+        rc = read_key_file(o->key_path, &l->signer, &d);
+        if (rc == 0 && (strcmp(l->signer.name, l->verifier.name) != 0 ||
+                        memcmp(l->signer.id, l->verifier.id, 4) != 0 ||
+                        memcmp(l->signer.pk, l->verifier.pk, 32) != 0))
+            rc = md_diag_set(&d, MANDATE_ECRYPTO, 0, 0,
+                             "wrong key: signing key '%s' (id %02x%02x%02x%02x) is not the key of "
+                             "ledger '%s' (%s)",
+                             l->signer.name, l->signer.id[0], l->signer.id[1], l->signer.id[2],
+                             l->signer.id[3], l->origin, l->vkey);
+        l->has_key = rc == 0;
+    }
+    if (rc == 0)
+        rc = rebuild(l, &d);
+    if (rc == 0 && l->has_key && l->cp_ms) {
+        if (pthread_create(&l->timer, NULL, timer_main, l) != 0)
+            rc = md_diag_set(&d, MANDATE_EINTERNAL, 0, 0, "cannot start the checkpoint timer");
+        else
+            l->timer_on = 1;
+    }
+    if (rc) {
+        ledger_free(l);
+        return to_public(&d, diag, rc);
+    }
+    *out = l;
+    return to_public(&d, diag, 0);
+}
+
+MD_EXPORT void mandate_ledger_close(mandate_ledger *l)
+{
+    if (!l)
+        return;
+    pthread_mutex_lock(&l->mu);
+    l->stopping = 1;
+    pthread_cond_broadcast(&l->tcv);
+    pthread_mutex_unlock(&l->mu);
+    if (l->timer_on)
+        pthread_join(l->timer, NULL);
+    pthread_mutex_lock(&l->mu);
+    while (l->committing)
+        pthread_cond_wait(&l->cv, &l->mu);
+    if (l->has_key && !l->failed && l->size > l->last_cp_size)
+        lead(l, 1);
+    pthread_mutex_unlock(&l->mu);
+    ledger_free(l);
+}
+
+MD_EXPORT const char *mandate_ledger_origin(const mandate_ledger *l)
+{
+    return l ? l->origin : NULL;
+}
+
+MD_EXPORT const char *mandate_ledger_verifier_key(const mandate_ledger *l)
+{
+    return l ? l->vkey : NULL;
+}
+
+MD_EXPORT uint64_t mandate_ledger_size(mandate_ledger *l)
+{
+    if (!l)
+        return 0;
+    pthread_mutex_lock(&l->mu);
+    uint64_t n = l->size;
+    pthread_mutex_unlock(&l->mu);
+    return n;
+}
+
+static int write_file(const char *path, const char *data, size_t len, mode_t mode, md_diag *d)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0)
+        return md_diag_set(d, errno == EEXIST ? MANDATE_EEXIST : MANDATE_EIO, 0, 0,
+                           "cannot create '%s': %s", path, strerror(errno));
+    int rc = 0;
+    if (fchmod(fd, mode) != 0 || write(fd, data, len) != (ssize_t)len || fsync(fd) != 0)
+        rc = md_diag_set(d, MANDATE_EIO, 0, 0, "cannot write '%s': %s", path, strerror(errno));
+    if (close(fd) != 0 && rc == 0)
+        rc = md_diag_set(d, MANDATE_EIO, 0, 0, "cannot write '%s': %s", path, strerror(errno));
+    return rc;
+}
+
+MD_EXPORT int mandate_ledger_init(const char *dir, const char *origin, mandate_diag *diag)
+{
+    md_diag d;
+    md_diag_clear(&d);
+    if (!dir || !*dir)
+        return to_public(&d, diag, md_diag_set(&d, MANDATE_EINVAL, 0, 0, "no data directory"));
+    if (sodium_init() < 0)
+        return to_public(&d, diag, md_diag_set(&d, MANDATE_ECRYPTO, 0, 0, "libsodium failed"));
+    char db[4096], key[4096], pub[4096], gen[64];
+    if ((size_t)snprintf(db, sizeof db, "%s/mandate.db", dir) >= sizeof db)
+        return to_public(&d, diag, md_diag_set(&d, MANDATE_ETOOBIG, 0, 0, "path too long"));
+    snprintf(key, sizeof key, "%s/ledger.key", dir);
+    snprintf(pub, sizeof pub, "%s/ledger.pub", dir);
+    if (!origin) {
+        uint8_t rnd[4];
+        randombytes_buf(rnd, sizeof rnd);
+        snprintf(gen, sizeof gen, "mandate.local/ledger/%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+                 rnd[3]);
+        origin = gen;
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return to_public(&d, diag,
+                         md_diag_set(&d, MANDATE_EIO, 0, 0, "cannot create data directory '%s': %s",
+                                     dir, strerror(errno)));
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return to_public(&d, diag,
+                         md_diag_set(&d, MANDATE_EIO, 0, 0, "'%s' is not a directory", dir));
+    if (stat(db, &st) == 0 || stat(key, &st) == 0)
+        return to_public(&d, diag,
+                         md_diag_set(&d, MANDATE_EEXIST, 0, 0,
+                                     "data directory '%s' already holds a ledger", dir));
+    md_buf sk, vk, note, body;
+    md_buf_init(&sk, 1024);
+    md_buf_init(&vk, 1024);
+    md_buf_init(&note, MD_NOTE_MAX);
+    md_buf_init(&body, MD_NOTE_MAX);
+    md_store *s = NULL;
+    md_note_signer signer;
+    int rc = md_note_keygen(origin, &sk, &vk, &d);
+    if (rc == 0)
+        rc = md_note_signer_parse(sk.data, sk.len, &signer, &d);
+    if (rc == 0 && (rc = md_buf_append(&sk, "\n", 1)) != 0)
+        md_diag_set(&d, rc, 0, 0, "out of memory");
+    if (rc == 0)
+        rc = write_file(key, sk.data, sk.len, 0600, &d);
+    if (rc == 0) {
+        md_buf line;
+        md_buf_init(&line, 1024);
+        rc = md_buf_printf(&line, "%s\n", vk.data);
+        if (rc == 0)
+            rc = write_file(pub, line.data, line.len, 0644, &d);
+        md_buf_release(&line);
+    }
+    if (rc == 0)
+        rc = md_store_open(&s, db, MD_STORE_CREATE, &d);
+    if (rc == 0)
+        rc = s->ops->begin(s, &d);
+    if (rc == 0)
+        rc = s->ops->meta_put(s, "ledger.origin", origin, strlen(origin), &d);
+    if (rc == 0)
+        rc = s->ops->meta_put(s, "ledger.verifier_key", vk.data, vk.len, &d);
+    if (rc == 0)
+        rc = s->ops->meta_put(s, "ledger.format", "1", 1, &d);
+    if (rc == 0) {
+        uint8_t root[MD_HASH_LEN];
+        md_merkle_empty_root(root);
+        rc = md_checkpoint_format(origin, 0, root, &body);
+        if (rc == 0)
+            rc = md_note_sign(&signer, body.data, body.len, &note, &d);
+        if (rc == 0)
+            rc = s->ops->checkpoint_put(s, 0, note.data, note.len, &d);
+    }
+    if (rc == 0)
+        rc = s->ops->commit(s, &d);
+    else if (s)
+        s->ops->rollback(s);
+    md_store_close(s);
+    sodium_memzero(&signer, sizeof signer);
+    sodium_memzero(sk.data, sk.cap);
+    md_buf_release(&sk);
+    md_buf_release(&vk);
+    md_buf_release(&note);
+    md_buf_release(&body);
+    return to_public(&d, diag, rc);
+}
+
+/* ---- reads, checkpoints and proofs ---- */
+
+MD_EXPORT int mandate_ledger_get(mandate_ledger *l, uint64_t index, char **json_out,
+                                 mandate_diag *diag)
+{
+    md_diag d;
+    md_diag_clear(&d);
+    if (!l || !json_out)
+        return to_public(&d, diag, md_diag_set(&d, MANDATE_EINVAL, 0, 0, "no ledger"));
+    *json_out = NULL;
+    uint64_t size = mandate_ledger_size(l);
+    if (index >= size)
+        return to_public(&d, diag,
+                         md_diag_set(&d, MANDATE_ENOTFOUND, 0, 0,
+                                     "index %" PRIu64 " is past the end of the ledger (%" PRIu64
+                                     " entries)",
+                                     index, size));
+    md_buf raw, out;
+    md_buf_init(&raw, MD_LEDGER_MAX_BODY + 64);
+    md_buf_init(&out, 2 * MD_LEDGER_MAX_BODY);
+    pthread_mutex_lock(&l->rmu);
+    int rc = l->r->ops->entry_get(l->r, index, &raw, &d);
+    pthread_mutex_unlock(&l->rmu);
+    if (rc == 0)
+        rc = md_entry_to_json(index, raw.data, raw.len, &out, &d);
+    md_buf_release(&raw);
+    if (rc == 0)
+        *json_out = out.data;
+    else
+        md_buf_release(&out);
+    return to_public(&d, diag, rc);
+}
+
+static int get_checkpoint(mandate_ledger *l, uint64_t size, char **note_out, md_diag *d)
+{
+    md_buf note;
+    md_buf_init(&note, MD_NOTE_MAX);
+    pthread_mutex_lock(&l->rmu);
+    int rc = l->r->ops->checkpoint_get(l->r, size, &note, NULL, d);
+    pthread_mutex_unlock(&l->rmu);
+    if (rc == 0 && (rc = md_buf_append(&note, "", 0)) == 0) {
+        *note_out = note.data;
+        return 0;
+    }
+    md_buf_release(&note);
+    return rc;
+}
+
+MD_EXPORT int mandate_ledger_checkpoint(mandate_ledger *l, char **note_out, mandate_diag *diag)
+{
+    md_diag d;
+    md_diag_clear(&d);
+    if (!l || !note_out)
+        return to_public(&d, diag, md_diag_set(&d, MANDATE_EINVAL, 0, 0, "no ledger"));
+    *note_out = NULL;
+    if (!l->has_key)
+        return to_public(&d, diag,
+                         md_diag_set(&d, MANDATE_EDENIED, 0, 0,
+                                     "ledger was opened without its signing key (read-only)"));
+    pthread_mutex_lock(&l->mu);
+    while (l->committing)
+        pthread_cond_wait(&l->cv, &l->mu);
+    int rc = lead(l, 1);
+    if (rc)
+        d = l->fail;
+    uint64_t size = l->size;
+    pthread_mutex_unlock(&l->mu);
+    if (rc == 0)
+        rc = get_checkpoint(l, size, note_out, &d);
+    return to_public(&d, diag, rc);
+}
+
+MD_EXPORT int mandate_ledger_latest_checkpoint(mandate_ledger *l, char **note_out,
+                                               mandate_diag *diag)
+{
+    md_diag d;
+    md_diag_clear(&d);
+    if (!l || !note_out)
+        return to_public(&d, diag, md_diag_set(&d, MANDATE_EINVAL, 0, 0, "no ledger"));
+    *note_out = NULL;
+    return to_public(&d, diag, get_checkpoint(l, UINT64_MAX, note_out, &d));
+}
+
+static int check_size(mandate_ledger *l, uint64_t *tree_size, md_diag *d)
+{
+    uint64_t size = mandate_ledger_size(l);
+    if (*tree_size == 0)
+        *tree_size = size;
+    if (*tree_size > size)
+        return md_diag_set(d, MANDATE_ENOTFOUND, 0, 0,
+                           "tree size %" PRIu64 " is past the end of the ledger (%" PRIu64
+                           " entries)",
+                           *tree_size, size);
+    return 0;
+}
+
+static int inclusion(mandate_ledger *l, uint64_t index, uint64_t *tree_size,
+                     uint8_t leaf[MD_HASH_LEN], uint8_t root[MD_HASH_LEN],
+                     uint8_t proof[][MD_HASH_LEN], size_t *n, md_diag *d)
+{
+    int rc = check_size(l, tree_size, d);
+    if (rc)
+        return rc;
+    if (index >= *tree_size)
+        return md_diag_set(d, MANDATE_ENOTFOUND, 0, 0,
+                           "index %" PRIu64 " is past the end of a tree of %" PRIu64 " entries",
+                           index, *tree_size);
+    pthread_rwlock_rdlock(&l->cache_lock);
+    pthread_mutex_lock(&l->rmu);
+    rc = node_src(l, 0, index, leaf, d);
+    if (rc == 0)
+        rc = md_merkle_inclusion_proof(node_src, l, index, *tree_size, proof, n, d);
+    if (rc == 0)
+        rc = md_merkle_range_root(node_src, l, 0, *tree_size, root, d);
+    pthread_mutex_unlock(&l->rmu);
+    pthread_rwlock_unlock(&l->cache_lock);
+    return rc;
+}
+
+MD_EXPORT int mandate_ledger_inclusion_proof(mandate_ledger *l, uint64_t index, uint64_t tree_size,
+                                             uint8_t leaf_hash[32], uint8_t root[32],
+                                             uint8_t proof[][32], size_t *n, mandate_diag *diag)
+{
+    md_diag d;
+    md_diag_clear(&d);
+    if (!l || !leaf_hash || !root || !proof || !n)
+        return to_public(&d, diag, md_diag_set(&d, MANDATE_EINVAL, 0, 0, "bad arguments"));
+    return to_public(&d, diag, inclusion(l, index, &tree_size, leaf_hash, root, proof, n, &d));
+}
+
+static int put_hashes(md_buf *b, uint8_t (*p)[MD_HASH_LEN], size_t n)
+{
+    int rc = md_buf_puts(b, "[");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char b64[64];
+        md_b64_encode(p[i], MD_HASH_LEN, b64, sizeof b64);
+        rc = md_buf_printf(b, "%s\"%s\"", i ? "," : "", b64);
+    }
+    return rc ? rc : md_buf_puts(b, "]");
+}
+
+MD_EXPORT int mandate_ledger_prove(mandate_ledger *l, uint64_t index, uint64_t tree_size,
+                                   char **json_out, mandate_diag *diag)
+{
+    md_diag d;
+    md_diag_clear(&d);
+    if (!l || !json_out)
+        return to_public(&d, diag, md_diag_set(&d, MANDATE_EINVAL, 0, 0, "no ledger"));
+    *json_out = NULL;
+    uint8_t leaf[MD_HASH_LEN], root[MD_HASH_LEN], proof[MD_MERKLE_MAX_PROOF][MD_HASH_LEN];
+    size_t n = 0;
+    int rc = inclusion(l, index, &tree_size, leaf, root, proof, &n, &d);
+    if (rc)
+        return to_public(&d, diag, rc);
+    char lb[64], rb[64];
+    md_b64_encode(leaf, MD_HASH_LEN, lb, sizeof lb);
+    md_b64_encode(root, MD_HASH_LEN, rb, sizeof rb);
+    md_buf b;
+    md_buf_init(&b, 1 << 16);
+    rc = md_buf_printf(&b,
+                       "{\"index\":%" PRIu64 ",\"tree_size\":%" PRIu64
+                       ",\"leaf_hash\":\"%s\",\"root\":\"%s\",\"proof\":",
+                       index, tree_size, lb, rb);
+    if (rc == 0)
+        rc = put_hashes(&b, proof, n);
+    if (rc == 0)
+        rc = md_buf_puts(&b, "}");
+    if (rc) {
+        md_buf_release(&b);
+        return to_public(&d, diag, md_diag_set(&d, rc, 0, 0, "out of memory"));
+    }
+    *json_out = b.data;
+    return to_public(&d, diag, 0);
+}
+
+MD_EXPORT int mandate_ledger_prove_consistency(mandate_ledger *l, uint64_t size1, uint64_t size2,
+                                               char **json_out, mandate_diag *diag)
+{
+    md_diag d;
+    md_diag_clear(&d);
+    if (!l || !json_out)
+        return to_public(&d, diag, md_diag_set(&d, MANDATE_EINVAL, 0, 0, "no ledger"));
+    *json_out = NULL;
+    int rc = check_size(l, &size2, &d);
+    if (rc)
+        return to_public(&d, diag, rc);
+    uint8_t r1[MD_HASH_LEN], r2[MD_HASH_LEN], proof[MD_MERKLE_MAX_PROOF][MD_HASH_LEN];
+    size_t n = 0;
+    pthread_rwlock_rdlock(&l->cache_lock);
+    pthread_mutex_lock(&l->rmu);
+    rc = md_merkle_consistency_proof(node_src, l, size1, size2, proof, &n, &d);
+    if (rc == 0)
+        rc = md_merkle_range_root(node_src, l, 0, size1, r1, &d);
+    if (rc == 0)
+        rc = md_merkle_range_root(node_src, l, 0, size2, r2, &d);
+    pthread_mutex_unlock(&l->rmu);
+    pthread_rwlock_unlock(&l->cache_lock);
+    if (rc)
+        return to_public(&d, diag, rc);
+    char b1[64], b2[64];
+    md_b64_encode(r1, MD_HASH_LEN, b1, sizeof b1);
+    md_b64_encode(r2, MD_HASH_LEN, b2, sizeof b2);
+    md_buf b;
+    md_buf_init(&b, 1 << 16);
+    rc = md_buf_printf(&b,
+                       "{\"size1\":%" PRIu64 ",\"size2\":%" PRIu64
+                       ",\"root1\":\"%s\",\"root2\":\"%s\",\"proof\":",
+                       size1, size2, b1, b2);
+    if (rc == 0)
+        rc = put_hashes(&b, proof, n);
+    if (rc == 0)
+        rc = md_buf_puts(&b, "}");
+    if (rc) {
+        md_buf_release(&b);
+        return to_public(&d, diag, md_diag_set(&d, rc, 0, 0, "out of memory"));
+    }
+    *json_out = b.data;
+    return to_public(&d, diag, 0);
+}
+
+static int json_u64(json_t *o, const char *k, uint64_t *v, md_diag *d)
+{
+    json_t *x = json_object_get(o, k);
+    if (!json_is_integer(x) || json_integer_value(x) < 0)
+        return md_diag_set(d, MANDATE_EPARSE, 0, 0, "proof: '%s' is not a non-negative integer", k);
+    *v = (uint64_t)json_integer_value(x);
+    return 0;
+}
+
+static int json_hash(json_t *o, const char *k, uint8_t *h, size_t *len, md_diag *d)
+{
+    json_t *x = json_object_get(o, k);
+    const char *s = json_string_value(x);
+    long n = s ? md_b64_decode(s, strlen(s), h, 64) : -1;
+    if (n < 0)
+        return md_diag_set(d, MANDATE_EPARSE, 0, 0, "proof: '%s' is not a base64 string", k);
+    *len = (size_t)n;
+    return 0;
+}
+
+MD_EXPORT int mandate_ledger_check_proof(const char *json, size_t len, mandate_diag *diag)
+{
+    md_diag d;
+    md_diag_clear(&d);
+    if (!json)
+        return to_public(&d, diag, md_diag_set(&d, MANDATE_EINVAL, 0, 0, "no proof"));
+    json_error_t jerr;
+    json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!o)
+        return to_public(&d, diag,
+                         md_diag_set(&d, MANDATE_EPARSE, (uint32_t)jerr.line, (uint32_t)jerr.column,
+                                     "proof is not valid JSON: %s", jerr.text));
+    int rc = 0;
+    uint8_t proof[MD_MERKLE_MAX_PROOF][MD_HASH_LEN];
+    json_t *arr = json_object_get(o, "proof");
+    size_t n = json_array_size(arr);
+    if (!json_is_array(arr))
+        rc = md_diag_set(&d, MANDATE_EPARSE, 0, 0, "proof: 'proof' is not an array");
+    else if (n > MD_MERKLE_MAX_PROOF)
+        rc =
+            md_diag_set(&d, MANDATE_ETOOBIG, 0, 0, "proof has over %d hashes", MD_MERKLE_MAX_PROOF);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const char *s = json_string_value(json_array_get(arr, i));
+        uint8_t tmp[64];
+        if (!s || md_b64_decode(s, strlen(s), tmp, sizeof tmp) != MD_HASH_LEN)
+            rc = md_diag_set(&d, MANDATE_EPARSE, 0, 0,
+                             "proof: element %zu is not a base64 SHA-256 hash", i);
+        else
+            memcpy(proof[i], tmp, MD_HASH_LEN);
+    }
+    uint8_t h1[64], h2[64];
+    size_t l1 = 0, l2 = 0;
+    uint64_t a = 0, b = 0;
+    if (rc == 0 && json_object_get(o, "index")) {
+        if ((rc = json_u64(o, "index", &a, &d)) == 0 &&
+            (rc = json_u64(o, "tree_size", &b, &d)) == 0 &&
+            (rc = json_hash(o, "leaf_hash", h1, &l1, &d)) == 0 &&
+            (rc = json_hash(o, "root", h2, &l2, &d)) == 0)
+            rc = md_merkle_verify_inclusion(a, b, h1, l1, (const uint8_t(*)[MD_HASH_LEN])proof, n,
+                                            h2, l2, &d);
+    } else if (rc == 0 && json_object_get(o, "size1")) {
+        if ((rc = json_u64(o, "size1", &a, &d)) == 0 && (rc = json_u64(o, "size2", &b, &d)) == 0 &&
+            (rc = json_hash(o, "root1", h1, &l1, &d)) == 0 &&
+            (rc = json_hash(o, "root2", h2, &l2, &d)) == 0)
+            rc = md_merkle_verify_consistency(a, b, h1, l1, h2, l2,
+                                              (const uint8_t(*)[MD_HASH_LEN])proof, n, &d);
+    } else if (rc == 0) {
+        rc = md_diag_set(&d, MANDATE_EPARSE, 0, 0,
+                         "proof: neither an inclusion proof ('index') nor a consistency proof "
+                         "('size1')");
+    }
+    json_decref(o);
+    return to_public(&d, diag, rc);
+}
+
+MD_EXPORT int mandate_ledger_check_checkpoint(const char *note, size_t len,
+                                              const char *verifier_key, uint64_t *size,
+                                              uint8_t root[32], mandate_diag *diag)
+{
+    md_diag d;
+    md_diag_clear(&d);
+    if (!note || !verifier_key)
+        return to_public(&d, diag, md_diag_set(&d, MANDATE_EINVAL, 0, 0, "no note or key"));
+    md_note_verifier v;
+    size_t tl = 0;
+    int rc = md_note_verifier_parse(verifier_key, strlen(verifier_key), &v, &d);
+    if (rc == 0)
+        rc = md_note_open(&v, note, len, &tl, &d);
+    if (rc == 0)
+        rc = md_checkpoint_parse(note, tl, NULL, size, root, &d);
+    return to_public(&d, diag, rc);
+}

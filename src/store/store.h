@@ -1,0 +1,85 @@
+/*
+ * store.h: the storage backend interface of libmandate: one table of function pointers per
+ * backend. SQLite (store_sqlite.c) is the embedded default; a PostgreSQL backend implements the
+ * same table.
+ *
+ * A md_store is one connection. It is not thread-safe: a module that needs concurrency opens
+ * one store per thread (or guards one with a mutex). Writes happen inside begin/commit; commit
+ * returns 0 only once the transaction is durable (SQLite: WAL with synchronous=FULL), and after a
+ * failed commit nothing of the transaction may be assumed stored.
+ *
+ * The ledger's tables: entries keyed by a contiguous index from 0, tree nodes keyed by
+ * (level, index) holding 32-byte hashes, checkpoints keyed by tree size holding note text, and a
+ * small key/value meta table. Nothing SQLite-specific leaks through this interface: rows come
+ * back through iterators whose data is borrowed until the next call.
+ *
+ * Depends on core only.
+ */
+#ifndef MD_STORE_H
+#define MD_STORE_H
+
+#include "core/core.h"
+
+typedef struct md_store md_store;
+typedef struct md_store_iter md_store_iter;
+typedef struct md_store_ops md_store_ops;
+
+/* The base of every backend's connection struct. */
+struct md_store {
+    const md_store_ops *ops;
+};
+
+enum md_store_kind { MD_STORE_ENTRIES = 1, MD_STORE_NODES = 2, MD_STORE_CHECKPOINTS = 3 };
+
+/* A row from an iterator; data is borrowed until the next md_store_next or md_store_iter_close. */
+typedef struct md_store_row {
+    uint64_t level; /* nodes only */
+    uint64_t index; /* entry index, node index, or checkpoint tree size */
+    const void *data;
+    size_t len;
+} md_store_row;
+
+enum { MD_STORE_CREATE = 1, MD_STORE_READONLY = 2 };
+
+struct md_store_ops {
+    const char *name;
+    void (*close)(md_store *s);
+    int (*begin)(md_store *s, md_diag *d);
+    int (*commit)(md_store *s, md_diag *d);
+    void (*rollback)(md_store *s);
+    /* A read snapshot: every read until end_read sees one consistent state. */
+    int (*begin_read)(md_store *s, md_diag *d);
+    void (*end_read)(md_store *s);
+    /* meta: small named values; get fails with MANDATE_ENOTFOUND. */
+    int (*meta_get)(md_store *s, const char *key, md_buf *out, md_diag *d);
+    int (*meta_put)(md_store *s, const char *key, const void *v, size_t n, md_diag *d);
+    /* entries: count is 1 + the highest index (0 when empty). */
+    int (*entry_count)(md_store *s, uint64_t *n, md_diag *d);
+    int (*entry_put)(md_store *s, uint64_t index, const void *data, size_t len, md_diag *d);
+    int (*entry_get)(md_store *s, uint64_t index, md_buf *out, md_diag *d);
+    int (*node_put)(md_store *s, unsigned level, uint64_t index, const uint8_t hash[32],
+                    md_diag *d);
+    int (*node_get)(md_store *s, unsigned level, uint64_t index, uint8_t hash[32], md_diag *d);
+    int (*checkpoint_put)(md_store *s, uint64_t size, const void *note, size_t len, md_diag *d);
+    /* size UINT64_MAX: the latest; *size_out gets the size found. */
+    int (*checkpoint_get)(md_store *s, uint64_t size, md_buf *out, uint64_t *size_out, md_diag *d);
+    /* Iterates rows of one kind in key order: entries/checkpoints from index `from`; nodes of
+     * one level (`level`) from index `from`. */
+    int (*iter_open)(md_store *s, int kind, unsigned level, uint64_t from, md_store_iter **out,
+                     md_diag *d);
+    /* 1 with a row, 0 at the end, negative on error. */
+    int (*iter_next)(md_store_iter *it, md_store_row *row, md_diag *d);
+    void (*iter_close)(md_store_iter *it);
+};
+
+/* Opens a store. uri is "sqlite:PATH" or a plain path (SQLite); "postgres://..." is reserved
+ * for the PostgreSQL backend. flags: MD_STORE_CREATE makes the file and schema. */
+int md_store_open(md_store **out, const char *uri, int flags, md_diag *d);
+int md_store_sqlite_open(md_store **out, const char *path, int flags, md_diag *d);
+/* Closes a store; accepts NULL. */
+void md_store_close(md_store *s);
+
+/* Testing hook: when set, the next commit fails as an fsync failure would (SQLite backend). */
+void md_store_sqlite_fail_commits(md_store *s, int fail);
+
+#endif

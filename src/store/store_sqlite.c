@@ -1,0 +1,506 @@
+/*
+ * store_sqlite.c: the SQLite backend of the store interface (store.h).
+ *
+ * One sqlite3 connection per md_store, WAL journal, synchronous=FULL (a commit returns only
+ * after the WAL is fsynced), prepared statements kept for the connection's life. Integer keys
+ * are stored as SQLite INTEGERs (indices stay below 2^63).
+ */
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include "store/store.h"
+
+enum {
+    ST_BEGIN,
+    ST_BEGIN_READ,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_META_GET,
+    ST_META_PUT,
+    ST_ENTRY_COUNT,
+    ST_ENTRY_PUT,
+    ST_ENTRY_GET,
+    ST_NODE_PUT,
+    ST_NODE_GET,
+    ST_CP_PUT,
+    ST_CP_GET,
+    ST_CP_LATEST,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_BEGIN_READ] = "BEGIN",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_META_GET] = "SELECT value FROM mandate_meta WHERE key = ?1",
+    [ST_META_PUT] = "INSERT OR REPLACE INTO mandate_meta(key, value) VALUES (?1, ?2)",
+    [ST_ENTRY_COUNT] = "SELECT max(idx) FROM ledger_entry",
+    [ST_ENTRY_PUT] = "INSERT INTO ledger_entry(idx, data) VALUES (?1, ?2)",
+    [ST_ENTRY_GET] = "SELECT data FROM ledger_entry WHERE idx = ?1",
+    [ST_NODE_PUT] = "INSERT INTO ledger_node(level, idx, hash) VALUES (?1, ?2, ?3)",
+    [ST_NODE_GET] = "SELECT hash FROM ledger_node WHERE level = ?1 AND idx = ?2",
+    [ST_CP_PUT] = "INSERT OR IGNORE INTO ledger_checkpoint(size, note) VALUES (?1, ?2)",
+    [ST_CP_GET] = "SELECT size, note FROM ledger_checkpoint WHERE size = ?1",
+    [ST_CP_LATEST] = "SELECT size, note FROM ledger_checkpoint ORDER BY size DESC LIMIT 1",
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS mandate_meta(key TEXT PRIMARY KEY, value BLOB NOT NULL)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS ledger_entry(idx INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS ledger_node(level INTEGER NOT NULL, idx INTEGER NOT NULL,"
+    " hash BLOB NOT NULL, PRIMARY KEY(level, idx)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS ledger_checkpoint(size INTEGER PRIMARY KEY, note BLOB NOT NULL);";
+
+typedef struct sq_store {
+    md_store base;
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+    char *path;
+    int fail_commits;
+} sq_store;
+
+struct md_store_iter {
+    sq_store *s;
+    sqlite3_stmt *st;
+    int kind;
+};
+
+static int sq_err(sq_store *s, md_diag *d, int code, const char *what)
+{
+    return md_diag_set(d, code, 0, 0, "%s on '%s' failed: %s", what, s->path,
+                       s->db ? sqlite3_errmsg(s->db) : "no connection");
+}
+
+static sqlite3_stmt *stmt(sq_store *s, int which, md_diag *d)
+{
+    if (!s->st[which]) {
+        if (sqlite3_prepare_v3(s->db, stmt_sql[which], -1, SQLITE_PREPARE_PERSISTENT, &s->st[which],
+                               NULL) != SQLITE_OK) {
+            sq_err(s, d, MANDATE_ESTORE, "preparing a statement");
+            return NULL;
+        }
+    }
+    return s->st[which];
+}
+
+static int exec_simple(sq_store *s, int which, const char *what, md_diag *d)
+{
+    sqlite3_stmt *st = stmt(s, which, d);
+    if (!st)
+        return MANDATE_ESTORE;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return sq_err(s, d, MANDATE_ESTORE, what);
+    return 0;
+}
+
+static void sq_close(md_store *base)
+{
+    sq_store *s = (sq_store *)base;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    free(s->path);
+    free(s);
+}
+
+static int sq_begin(md_store *base, md_diag *d)
+{
+    return exec_simple((sq_store *)base, ST_BEGIN, "beginning a transaction", d);
+}
+
+static void sq_rollback(md_store *base)
+{
+    sq_store *s = (sq_store *)base;
+    if (!sqlite3_get_autocommit(s->db))
+        exec_simple(s, ST_ROLLBACK, "rollback", NULL);
+}
+
+static int sq_begin_read(md_store *base, md_diag *d)
+{
+    sq_store *s = (sq_store *)base;
+    int rc = exec_simple(s, ST_BEGIN_READ, "beginning a read", d);
+    if (rc)
+        return rc;
+    /* Take the snapshot now rather than at the first read. */
+    uint64_t n;
+    rc = base->ops->entry_count(base, &n, d);
+    if (rc)
+        sq_rollback(base);
+    return rc;
+}
+
+static int sq_commit(md_store *base, md_diag *d)
+{
+    sq_store *s = (sq_store *)base;
+    if (s->fail_commits) {
+        sq_rollback(base);
+        return md_diag_set(d, MANDATE_ESTORE, 0, 0,
+                           "commit on '%s' failed: fsync failed (injected)", s->path);
+    }
+    int rc = exec_simple(s, ST_COMMIT, "commit", d);
+    if (rc)
+        sq_rollback(base);
+    return rc;
+}
+
+static int read_blob(sqlite3_stmt *st, int col, md_buf *out)
+{
+    const void *p = sqlite3_column_blob(st, col);
+    int n = sqlite3_column_bytes(st, col);
+    out->len = 0;
+    if (n == 0)
+        return md_buf_append(out, "", 0);
+    return md_buf_append(out, p, (size_t)n);
+}
+
+static int sq_meta_get(md_store *base, const char *key, md_buf *out, md_diag *d)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st = stmt(s, ST_META_GET, d);
+    if (!st)
+        return MANDATE_ESTORE;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int ret;
+    if (rc == SQLITE_ROW)
+        ret = read_blob(st, 0, out);
+    else if (rc == SQLITE_DONE)
+        ret = md_diag_set(d, MANDATE_ENOTFOUND, 0, 0, "no '%s' in '%s'", key, s->path);
+    else
+        ret = sq_err(s, d, MANDATE_ESTORE, "reading meta");
+    sqlite3_reset(st);
+    return ret;
+}
+
+static int sq_meta_put(md_store *base, const char *key, const void *v, size_t n, md_diag *d)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st = stmt(s, ST_META_PUT, d);
+    if (!st)
+        return MANDATE_ESTORE;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, v, (int)n, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : sq_err(s, d, MANDATE_ESTORE, "writing meta");
+}
+
+static int sq_entry_count(md_store *base, uint64_t *n, md_diag *d)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st = stmt(s, ST_ENTRY_COUNT, d);
+    if (!st)
+        return MANDATE_ESTORE;
+    int rc = sqlite3_step(st);
+    int ret = 0;
+    if (rc == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
+            *n = 0;
+        } else {
+            sqlite3_int64 v = sqlite3_column_int64(st, 0);
+            if (v < 0)
+                ret =
+                    md_diag_set(d, MANDATE_ECORRUPT, 0, 0, "negative entry index in '%s'", s->path);
+            else
+                *n = (uint64_t)v + 1;
+        }
+    } else {
+        ret = sq_err(s, d, MANDATE_ESTORE, "counting entries");
+    }
+    sqlite3_reset(st);
+    return ret;
+}
+
+static int sq_entry_put(md_store *base, uint64_t index, const void *data, size_t len, md_diag *d)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st = stmt(s, ST_ENTRY_PUT, d);
+    if (!st)
+        return MANDATE_ESTORE;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+    sqlite3_bind_blob(st, 2, data, (int)len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : sq_err(s, d, MANDATE_ESTORE, "writing an entry");
+}
+
+static int sq_entry_get(md_store *base, uint64_t index, md_buf *out, md_diag *d)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st = stmt(s, ST_ENTRY_GET, d);
+    if (!st)
+        return MANDATE_ESTORE;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+    int rc = sqlite3_step(st);
+    int ret;
+    if (rc == SQLITE_ROW)
+        ret = read_blob(st, 0, out);
+    else if (rc == SQLITE_DONE)
+        ret = md_diag_set(d, MANDATE_ENOTFOUND, 0, 0, "no entry %llu in '%s'",
+                          (unsigned long long)index, s->path);
+    else
+        ret = sq_err(s, d, MANDATE_ESTORE, "reading an entry");
+    sqlite3_reset(st);
+    return ret;
+}
+
+static int sq_node_put(md_store *base, unsigned level, uint64_t index, const uint8_t hash[32],
+                       md_diag *d)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st = stmt(s, ST_NODE_PUT, d);
+    if (!st)
+        return MANDATE_ESTORE;
+    sqlite3_bind_int(st, 1, (int)level);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
+    sqlite3_bind_blob(st, 3, hash, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : sq_err(s, d, MANDATE_ESTORE, "writing a tree node");
+}
+
+static int sq_node_get(md_store *base, unsigned level, uint64_t index, uint8_t hash[32], md_diag *d)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st = stmt(s, ST_NODE_GET, d);
+    if (!st)
+        return MANDATE_ESTORE;
+    sqlite3_bind_int(st, 1, (int)level);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
+    int rc = sqlite3_step(st);
+    int ret = 0;
+    if (rc == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) != 32)
+            ret = md_diag_set(d, MANDATE_ECORRUPT, 0, 0,
+                              "tree node level %u index %llu in '%s' is not 32 bytes", level,
+                              (unsigned long long)index, s->path);
+        else
+            memcpy(hash, sqlite3_column_blob(st, 0), 32);
+    } else if (rc == SQLITE_DONE) {
+        ret = md_diag_set(d, MANDATE_ECORRUPT, 0, 0,
+                          "tree node level %u index %llu is missing from '%s'", level,
+                          (unsigned long long)index, s->path);
+    } else {
+        ret = sq_err(s, d, MANDATE_ESTORE, "reading a tree node");
+    }
+    sqlite3_reset(st);
+    return ret;
+}
+
+static int sq_cp_put(md_store *base, uint64_t size, const void *note, size_t len, md_diag *d)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st = stmt(s, ST_CP_PUT, d);
+    if (!st)
+        return MANDATE_ESTORE;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
+    sqlite3_bind_blob(st, 2, note, (int)len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : sq_err(s, d, MANDATE_ESTORE, "writing a checkpoint");
+}
+
+static int sq_cp_get(md_store *base, uint64_t size, md_buf *out, uint64_t *size_out, md_diag *d)
+{
+    sq_store *s = (sq_store *)base;
+    sqlite3_stmt *st = stmt(s, size == UINT64_MAX ? ST_CP_LATEST : ST_CP_GET, d);
+    if (!st)
+        return MANDATE_ESTORE;
+    if (size != UINT64_MAX)
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
+    int rc = sqlite3_step(st);
+    int ret;
+    if (rc == SQLITE_ROW) {
+        if (size_out)
+            *size_out = (uint64_t)sqlite3_column_int64(st, 0);
+        ret = read_blob(st, 1, out);
+    } else if (rc == SQLITE_DONE) {
+        ret = md_diag_set(d, MANDATE_ENOTFOUND, 0, 0, "no checkpoint in '%s'", s->path);
+    } else {
+        ret = sq_err(s, d, MANDATE_ESTORE, "reading a checkpoint");
+    }
+    sqlite3_reset(st);
+    return ret;
+}
+
+static int sq_iter_open(md_store *base, int kind, unsigned level, uint64_t from,
+                        md_store_iter **out, md_diag *d)
+{
+    sq_store *s = (sq_store *)base;
+    const char *sql;
+    switch (kind) {
+    case MD_STORE_ENTRIES:
+        sql = "SELECT idx, data FROM ledger_entry WHERE idx >= ?1 ORDER BY idx";
+        break;
+    case MD_STORE_NODES:
+        sql = "SELECT idx, hash FROM ledger_node WHERE level = ?2 AND idx >= ?1 ORDER BY idx";
+        break;
+    case MD_STORE_CHECKPOINTS:
+        sql = "SELECT size, note FROM ledger_checkpoint WHERE size >= ?1 ORDER BY size";
+        break;
+    default: return md_diag_set(d, MANDATE_EINVAL, 0, 0, "unknown store row kind %d", kind);
+    }
+    md_store_iter *it = calloc(1, sizeof *it);
+    if (!it)
+        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
+    if (sqlite3_prepare_v2(s->db, sql, -1, &it->st, NULL) != SQLITE_OK) {
+        free(it);
+        return sq_err(s, d, MANDATE_ESTORE, "preparing a scan");
+    }
+    sqlite3_bind_int64(it->st, 1, (sqlite3_int64)from);
+    if (kind == MD_STORE_NODES)
+        sqlite3_bind_int(it->st, 2, (int)level);
+    it->s = s;
+    it->kind = kind;
+    *out = it;
+    return 0;
+}
+
+static int sq_iter_next(md_store_iter *it, md_store_row *row, md_diag *d)
+{
+    int rc = sqlite3_step(it->st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return sq_err(it->s, d, MANDATE_ESTORE, "scanning rows");
+    row->level = 0;
+    sqlite3_int64 k = sqlite3_column_int64(it->st, 0);
+    row->index = (uint64_t)k;
+    row->data = sqlite3_column_blob(it->st, 1);
+    row->len = (size_t)sqlite3_column_bytes(it->st, 1);
+    if (!row->data)
+        row->data = "";
+    if (k < 0)
+        return md_diag_set(d, MANDATE_ECORRUPT, 0, 0, "negative row key %lld in '%s'", (long long)k,
+                           it->s->path);
+    return 1;
+}
+
+static void sq_iter_close(md_store_iter *it)
+{
+    if (!it)
+        return;
+    sqlite3_finalize(it->st);
+    free(it);
+}
+
+static const md_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .begin_read = sq_begin_read,
+    .end_read = sq_rollback,
+    .meta_get = sq_meta_get,
+    .meta_put = sq_meta_put,
+    .entry_count = sq_entry_count,
+    .entry_put = sq_entry_put,
+    .entry_get = sq_entry_get,
+    .node_put = sq_node_put,
+    .node_get = sq_node_get,
+    .checkpoint_put = sq_cp_put,
+    .checkpoint_get = sq_cp_get,
+    .iter_open = sq_iter_open,
+    .iter_next = sq_iter_next,
+    .iter_close = sq_iter_close,
+};
+
+static int exec_sql(sq_store *s, const char *sql, const char *what, md_diag *d)
+{
+    char *err = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        int rc = md_diag_set(d, MANDATE_ESTORE, 0, 0, "%s on '%s' failed: %s", what, s->path,
+                             err ? err : sqlite3_errmsg(s->db));
+        sqlite3_free(err);
+        return rc;
+    }
+    return 0;
+}
+
+static int has_schema(sq_store *s, md_diag *d)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name"
+                                " IN ('mandate_meta', 'ledger_entry', 'ledger_node',"
+                                " 'ledger_checkpoint')",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        int code =
+            (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT) ? MANDATE_ECORRUPT : MANDATE_ESTORE;
+        return md_diag_set(d, code, 0, 0, "cannot read database '%s': %s", s->path,
+                           sqlite3_errmsg(s->db));
+    }
+    rc = sqlite3_step(st);
+    int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    int code = (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT) ? MANDATE_ECORRUPT : MANDATE_ESTORE;
+    if (n < 0) {
+        int ret = md_diag_set(d, code, 0, 0, "cannot read database '%s': %s", s->path,
+                              sqlite3_errmsg(s->db));
+        sqlite3_finalize(st);
+        return ret;
+    }
+    sqlite3_finalize(st);
+    if (n != 4)
+        return md_diag_set(d, MANDATE_ECORRUPT, 0, 0,
+                           "'%s' is not a mandate database (ledger tables missing)", s->path);
+    return 0;
+}
+
+int md_store_sqlite_open(md_store **out, const char *path, int flags, md_diag *d)
+{
+    *out = NULL;
+    sq_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
+    s->base.ops = &sqlite_ops;
+    s->path = strdup(path);
+    int rc;
+    if (!s->path) {
+        rc = md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
+        goto fail;
+    }
+    int oflags = SQLITE_OPEN_NOMUTEX;
+    if (flags & MD_STORE_READONLY)
+        oflags |= SQLITE_OPEN_READONLY;
+    else
+        oflags |= SQLITE_OPEN_READWRITE | ((flags & MD_STORE_CREATE) ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(path, &s->db, oflags, NULL) != SQLITE_OK) {
+        rc = md_diag_set(d, MANDATE_EIO, 0, 0, "cannot open database '%s': %s", path,
+                         s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 0);
+    sqlite3_busy_timeout(s->db, 10000);
+    if (!(flags & MD_STORE_CREATE) && (rc = has_schema(s, d)) != 0)
+        goto fail;
+    if (!(flags & MD_STORE_READONLY)) {
+        if ((rc = exec_sql(s, "PRAGMA journal_mode=WAL", "setting WAL mode", d)) != 0)
+            goto fail;
+    }
+    if ((rc = exec_sql(s, "PRAGMA synchronous=FULL", "setting synchronous=FULL", d)) != 0)
+        goto fail;
+    /* Page cache and memory-mapped reads: proofs and verify read tree nodes at random. */
+    if ((rc = exec_sql(s, "PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824",
+                       "setting the page cache", d)) != 0)
+        goto fail;
+    if ((flags & MD_STORE_CREATE) && (rc = exec_sql(s, schema_sql, "creating the schema", d)) != 0)
+        goto fail;
+    *out = &s->base;
+    return 0;
+fail:
+    sq_close(&s->base);
+    return rc;
+}
+
+void md_store_sqlite_fail_commits(md_store *s, int fail)
+{
+    if (s && s->ops == &sqlite_ops)
+        ((sq_store *)s)->fail_commits = fail;
+}
