@@ -6,8 +6,9 @@
  * determining policies and the set of erroring policies.
  *
  * usage: cedar_conformance DIR [--verbose] [--limit N] [--only SUBSTRING]
- * Prints per-request mismatches (up to 50 unless --verbose) and a summary; exits 0 only when every
- * request matches on all three.
+ * It also validates each test's policies against its schema in strict mode and compares with
+ * shouldValidate. Prints mismatches (up to 50 unless --verbose) and a summary; exits 0 only when
+ * every request matches on all three and every validation verdict matches.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -16,9 +17,11 @@
 
 #include "cedar/cedar_int.h"
 #include "cedar/entities.h"
+#include "cedar/validator.h"
 
 typedef struct counts {
     size_t tests, tests_failed_setup, requests, decision_ok, reason_ok, errors_ok, all_ok;
+    size_t validated, validate_ok;
 } counts;
 
 static int verbose;
@@ -102,6 +105,29 @@ static void run_test(const char *root, const char *file, counts *c)
     }
     if (md_json_parse(etext, elen, &ents, &d))
         goto setup_failed;
+
+    /* Strict validation (issue 3): passes iff there is no error diagnostic. */
+    const json_t *sv = json_object_get(test, "shouldValidate");
+    if (schema && json_is_boolean(sv)) {
+        size_t nd = 0;
+        const md_vdiag *vd = NULL;
+        if (md_validate(a, ps, schema, &nd, &vd) == 0) {
+            bool passes = !md_vdiag_has_error(vd, nd);
+            c->validated++;
+            if (passes == json_is_true(sv)) {
+                c->validate_ok++;
+            } else {
+                md_buf msg;
+                md_buf_init(&msg, 1 << 16);
+                md_buf_printf(&msg, "shouldValidate is %s, validator %s", passes ? "false" : "true",
+                              passes ? "passes" : "reports:");
+                for (size_t k = 0; k < nd && k < 5; k++)
+                    md_buf_printf(&msg, " [%s] %s;", vd[k].kind, vd[k].msg);
+                report(where, msg.data ? msg.data : "", NULL);
+                md_buf_release(&msg);
+            }
+        }
+    }
     if (md_entities_from_json(a, ents, schema, &es, &d))
         goto setup_failed;
 
@@ -244,6 +270,8 @@ int main(int argc, char **argv)
     printf("  decision match: %zu / %zu\n", c.decision_ok, c.requests);
     printf("  reason match:   %zu / %zu\n", c.reason_ok, c.requests);
     printf("  errors match:   %zu / %zu\n", c.errors_ok, c.requests);
-    printf("%zu passed, %zu failed\n", c.all_ok, c.requests - c.all_ok);
-    return c.all_ok == c.requests ? 0 : 1;
+    printf("  shouldValidate: %zu / %zu tests\n", c.validate_ok, c.validated);
+    size_t total = c.requests + c.validated, ok = c.all_ok + c.validate_ok;
+    printf("%zu passed, %zu failed\n", ok, total - ok);
+    return ok == total ? 0 : 1;
 }
