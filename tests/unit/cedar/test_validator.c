@@ -120,7 +120,10 @@ static void format_diags(md_buf *b, const md_vdiag *d, size_t n)
 static bool run_case(const char *dir, const char *name, bool *seen_kinds)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) {
+        print_error("%s/%s: path too long\n", dir, name);
+        return false;
+    }
     size_t len;
     char *text = slurp(path, &len);
     if (!text) {
@@ -141,8 +144,8 @@ static bool run_case(const char *dir, const char *name, bool *seen_kinds)
     const char *st = c.schema;
     size_t sl = c.schema_len;
     if (c.schema_file) {
-        snprintf(path, sizeof path, "%s/%s", dir, c.schema_file);
-        if (!(schema_text = slurp(path, &sl))) {
+        if (snprintf(path, sizeof path, "%s/%s", dir, c.schema_file) >= (int)sizeof path ||
+            !(schema_text = slurp(path, &sl))) {
             print_error("%s: cannot read schema %s\n", name, c.schema_file);
             goto done;
         }
