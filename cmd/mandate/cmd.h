@@ -20,6 +20,7 @@ int cmd_authorize(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 /* `mandate policy validate`, dispatched by cmd_policy (cmd_policy_validate.c). */
 int cmd_policy_validate(int argc, char **argv);
+int cmd_schema(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_ledger(int argc, char **argv);
 

@@ -7,7 +7,8 @@
 
 static const cmd commands[] = {
     {"authorize", cmd_authorize, "decide one request with Cedar policies and entities"},
-    {"policy", cmd_policy, "check Cedar policy files (policy check)"},
+    {"policy", cmd_policy, "check, format, test and validate Cedar policies"},
+    {"schema", cmd_schema, "convert Cedar schemas between the human and JSON formats"},
     {"init", cmd_init, "create a data directory, its database and ledger signing key"},
     {"ledger", cmd_ledger, "evidence ledger: append, get, checkpoint, prove, verify"},
 };
