@@ -3,6 +3,9 @@
  * a satisfied forbid denies (the satisfied forbids determine), otherwise a satisfied permit allows
  * (the satisfied permits determine), otherwise deny with no determining policy. A policy whose
  * evaluation errors is skipped and reported in the error set.
+ *
+ * Policies whose action scope cannot hold for the request are skipped through the policy set's
+ * action index (policy_index.c): they could be neither satisfied nor erroring.
  */
 #include "cedar/cedar_int.h"
 #include "cedar/eval.h"
@@ -11,24 +14,33 @@ int md_authorize(md_arena *a, const md_policyset *ps, const md_request *req, con
                  md_response *out)
 {
     memset(out, 0, sizeof *out);
-    const md_policy **permits = md_arena_array(a, ps->n ? ps->n : 1, sizeof *permits);
-    const md_policy **forbids = md_arena_array(a, ps->n ? ps->n : 1, sizeof *forbids);
+    md_eval_cache cache;
+    md_eval_cache_init(&cache, req, es);
+    const uint32_t *cand = NULL;
+    size_t n_cand = SIZE_MAX;
+    if (ps->index) {
+        int rc = md_policyset_candidates(a, ps, &req->action, md_eval_cache_action(&cache), &cand,
+                                         &n_cand);
+        if (rc)
+            return rc;
+    }
+    size_t n = n_cand == SIZE_MAX ? ps->n : n_cand;
+    const md_policy **permits = md_arena_array(a, n + 1, sizeof *permits);
+    const md_policy **forbids = md_arena_array(a, n + 1, sizeof *forbids);
     if (!permits || !forbids)
         return MANDATE_ENOMEM;
     size_t n_permit = 0, n_forbid = 0;
     md_diag d;
-    md_eval_cache cache;
-    md_eval_cache_init(&cache, req, es);
-    for (size_t i = 0; i < ps->n; i++) {
-        const md_policy *p = ps->policies[i];
+    md_diag_clear(&d);
+    for (size_t i = 0; i < n; i++) {
+        const md_policy *p = ps->policies[cand ? cand[i] : i];
         bool sat = false;
-        md_diag_clear(&d);
         int rc = md_eval_policy_cached(p, &cache, a, &sat, &d);
         if (rc == MANDATE_ENOMEM)
             return rc;
         if (rc) {
             if (!out->errors) {
-                out->errors = md_arena_array(a, ps->n, sizeof *out->errors);
+                out->errors = md_arena_array(a, n, sizeof *out->errors);
                 if (!out->errors)
                     return MANDATE_ENOMEM;
             }
@@ -36,6 +48,7 @@ int md_authorize(md_arena *a, const md_policyset *ps, const md_request *req, con
             if (!msg)
                 return MANDATE_ENOMEM;
             out->errors[out->n_errors++] = (md_policy_error){p, msg};
+            md_diag_clear(&d);
             continue;
         }
         if (!sat)
@@ -46,7 +59,6 @@ int md_authorize(md_arena *a, const md_policyset *ps, const md_request *req, con
             forbids[n_forbid++] = p;
     }
     if (n_forbid) {
-        out->allow = false;
         out->reasons = forbids;
         out->n_reasons = n_forbid;
     } else if (n_permit) {

@@ -408,12 +408,28 @@ typedef struct md_policy {
     md_str text; /* the policy's source text */
 } md_policy;
 
+typedef struct md_policy_index md_policy_index;
+
 typedef struct md_policyset {
     size_t n; /* static and linked policies, in order; templates are not evaluated */
     const md_policy **policies;
     size_t n_templates;
     const md_policy **templates;
+    /* By action: which of the first `indexed` policies can match a request's action. Policies
+     * past `indexed` (linked later) are always evaluated. NULL: evaluate every policy. */
+    const md_policy_index *index;
+    size_t indexed;
 } md_policyset;
+
+/* policy_index.c: (re)builds ps->index over all of ps->policies. Parsing and merging call it;
+ * call it after linking many templates. Only speeds the authorizer up: it never changes a
+ * decision, because it only skips policies whose action scope cannot hold. */
+int md_policyset_reindex(md_arena *a, md_policyset *ps);
+/* The positions (in ps->policies) of the policies whose action scope can hold for a request
+ * with this action (action_entity: its entity in the store, or NULL), ascending; *out lives in
+ * a. *n_out == SIZE_MAX and *out == NULL mean: evaluate every policy. */
+int md_policyset_candidates(md_arena *a, const md_policyset *ps, const md_euid *action,
+                            const md_entity *action_entity, const uint32_t **out, size_t *n_out);
 
 /* parser.c: parses policy text. Ids are id_prefix0, id_prefix1, ... in file order ("policy" when
  * id_prefix is NULL). Templates (with slots) go to templates, others to policies. */

@@ -198,6 +198,11 @@ static const md_entity *cached(md_eval_cache *k, unsigned i, const md_euid *u)
     return k->ent[i];
 }
 
+const md_entity *md_eval_cache_action(md_eval_cache *c)
+{
+    return c->es ? cached(c, 1, &c->req->action) : NULL;
+}
+
 /* The entity with this uid, or NULL when the store does not have it. The request's own uids
  * (recognised by their borrowed pointers) are looked up once per request. */
 static const md_entity *lookup(md_eval_cache *k, const md_euid *u)

@@ -25,6 +25,9 @@ typedef struct md_eval_cache {
 /* Prepares a cache for one request against one store (es may be NULL: an empty store). */
 void md_eval_cache_init(md_eval_cache *c, const md_request *req, const md_entities *es);
 
+/* The request's action entity (looked up once), or NULL when the store does not have it. */
+const md_entity *md_eval_cache_action(md_eval_cache *c);
+
 /* md_eval_policy with a cache made by md_eval_cache_init for the same req and es. */
 int md_eval_policy_cached(const md_policy *p, md_eval_cache *cache, md_arena *scratch,
                           bool *satisfied, md_diag *d);

@@ -1338,6 +1338,8 @@ int md_policyset_parse(md_arena *a, const char *text, size_t len, const char *id
     }
     ps->policies = pols;
     ps->templates = tmpls;
+    if (md_policyset_reindex(a, ps))
+        return oom(&p);
     *out = ps;
     return 0;
 }
@@ -1432,6 +1434,8 @@ int md_policyset_merge(md_arena *a, md_policyset *into, const md_policyset *from
     into->n += from->n;
     into->templates = tmpls;
     into->n_templates += from->n_templates;
+    if (md_policyset_reindex(a, into))
+        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory while merging policy sets");
     return 0;
 }
 

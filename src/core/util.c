@@ -14,18 +14,33 @@ int md_str_cmp(md_str a, md_str b)
     return a.len < b.len ? -1 : a.len > b.len;
 }
 
-uint64_t md_hash_bytes(const void *p, size_t n, uint64_t seed)
+static inline uint64_t mix64(uint64_t h)
 {
-    const unsigned char *s = p;
-    uint64_t h = 0xcbf29ce484222325ull ^ seed;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 0x100000001b3ull;
-    }
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
     return h;
+}
+
+/* Eight bytes at a time (entity ids are short and hashed on every lookup); not for adversarial
+ * keys beyond hash tables that stay correct under collisions. */
+uint64_t md_hash_bytes(const void *p, size_t n, uint64_t seed)
+{
+    const unsigned char *s = p;
+    uint64_t h = seed ^ (n * 0x9e3779b97f4a7c15ull);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ mix64(w)) * 0x9e3779b97f4a7c15ull;
+        s += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        w |= (uint64_t)s[i] << (8 * i);
+    return mix64(h ^ w ^ ((uint64_t)n << 59));
 }
 
 void md_buf_init(md_buf *b, size_t max)
