@@ -24,4 +24,28 @@ int cmd_schema(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_ledger(int argc, char **argv);
 
+/* The registry and delegations (cmd_registry.c, cmd_delegate.c). */
+int cmd_human(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
+int cmd_service(int argc, char **argv);
+int cmd_workflow(int argc, char **argv);
+int cmd_group(int argc, char **argv);
+int cmd_delegate(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
+int cmd_freeze(int argc, char **argv);
+int cmd_unfreeze(int argc, char **argv);
+struct mandate_registry;
+/* Opens the registry of a data directory, printing the error; returns an exit code. */
+int cmd_registry_open(const char *dir, const char *who, struct mandate_registry **r);
+/* "cli:$USER", the default --actor. */
+const char *cmd_default_actor(void);
+/* `mandate authorize --token`: the agent decision path. */
+typedef struct cmd_agent_args {
+    const char *data, *policies, *entities, *schema, *token, *principal, *action, *resource;
+    const char *context_json;
+    const char *const *parents;
+    size_t n_parents;
+} cmd_agent_args;
+int cmd_authorize_token(const cmd_agent_args *a);
+
 #endif

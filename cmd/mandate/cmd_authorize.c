@@ -20,23 +20,29 @@ static const char usage_text[] =
     "that check).\n"
     "\n"
     "Exit status: 0 allow, 1 deny, 2 usage error, 3 bad input (the message says which file and\n"
-    "where), 4 internal error.\n";
+    "where), 4 internal error.\n"
+    "\n"
+    "Agent path: mandate authorize --token TOKEN [--parent TOKEN]... --data DIR --policies FILE\n"
+    "    [--entities FILE] [--schema FILE] [--principal AGENT] --action UID --resource UID\n"
+    "    [--context JSON]\n"
+    "  decides for the token's agent with the registry of DIR (docs/identity.md): the agent's\n"
+    "  policies, the delegator's and the delegation's scope must all allow; fails closed; the\n"
+    "  decision is a ledger entry. Prints {\"decision\",\"check\",\"reason\",...}.\n";
 
 int cmd_authorize(int argc, char **argv)
 {
-    static const struct option opts[] = {{"policies", required_argument, NULL, 'p'},
-                                         {"entities", required_argument, NULL, 'e'},
-                                         {"schema", required_argument, NULL, 's'},
-                                         {"principal", required_argument, NULL, 'P'},
-                                         {"action", required_argument, NULL, 'A'},
-                                         {"resource", required_argument, NULL, 'R'},
-                                         {"context", required_argument, NULL, 'c'},
-                                         {"context-file", required_argument, NULL, 'C'},
-                                         {"no-validate", no_argument, NULL, 'n'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"policies", required_argument, NULL, 'p'}, {"entities", required_argument, NULL, 'e'},
+        {"schema", required_argument, NULL, 's'},   {"principal", required_argument, NULL, 'P'},
+        {"action", required_argument, NULL, 'A'},   {"resource", required_argument, NULL, 'R'},
+        {"context", required_argument, NULL, 'c'},  {"context-file", required_argument, NULL, 'C'},
+        {"no-validate", no_argument, NULL, 'n'},    {"token", required_argument, NULL, 'T'},
+        {"parent", required_argument, NULL, 'X'},   {"data", required_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     const char *pfile = NULL, *efile = NULL, *sfile = NULL, *cfile = NULL;
     mandate_request req = {.validate = true};
+    const char *token = NULL, *data = getenv("MANDATE_DATA"), *parents[64];
+    size_t n_parents = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -50,9 +56,36 @@ int cmd_authorize(int argc, char **argv)
         case 'c': req.context_json = optarg; break;
         case 'C': cfile = optarg; break;
         case 'n': req.validate = false; break;
+        case 'T': token = optarg; break;
+        case 'D': data = optarg; break;
+        case 'X':
+            if (n_parents == 64) {
+                fputs("mandate authorize: too many --parent options\n", stderr);
+                return EXIT_USAGE;
+            }
+            parents[n_parents++] = optarg;
+            break;
         case 'h': fputs(usage_text, stdout); return 0;
         default: fputs(usage_text, stderr); return EXIT_USAGE;
         }
+    }
+    if (token) {
+        if (!pfile || !req.action || !req.resource || optind != argc || cfile) {
+            fputs(usage_text, stderr);
+            return EXIT_USAGE;
+        }
+        cmd_agent_args aa = {.data = data,
+                             .policies = pfile,
+                             .entities = efile,
+                             .schema = sfile,
+                             .token = token,
+                             .principal = req.principal,
+                             .action = req.action,
+                             .resource = req.resource,
+                             .context_json = req.context_json,
+                             .parents = parents,
+                             .n_parents = n_parents};
+        return cmd_authorize_token(&aa);
     }
     if (!pfile || !req.principal || !req.action || !req.resource || optind != argc ||
         (cfile && req.context_json)) {

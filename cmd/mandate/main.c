@@ -11,6 +11,15 @@ static const cmd commands[] = {
     {"schema", cmd_schema, "convert Cedar schemas between the human and JSON formats"},
     {"init", cmd_init, "create a data directory, its database and ledger signing key"},
     {"ledger", cmd_ledger, "evidence ledger: append, get, checkpoint, prove, verify"},
+    {"human", cmd_human, "registry: humans (add, list, show, suspend, resume, depart)"},
+    {"agent", cmd_agent, "registry: AI agents and their owners"},
+    {"service", cmd_service, "registry: non-AI machine identities"},
+    {"workflow", cmd_workflow, "registry: AI-assisted workflows, outputs and impact"},
+    {"group", cmd_group, "registry: groups and membership"},
+    {"delegate", cmd_delegate, "sign a delegation from a human to an agent (prints a token)"},
+    {"revoke", cmd_revoke, "revoke a delegation and everything delegated from it"},
+    {"freeze", cmd_freeze, "kill switch: deny every agent decision"},
+    {"unfreeze", cmd_unfreeze, "lift the global freeze"},
 };
 
 static void usage(FILE *f)

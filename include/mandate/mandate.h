@@ -9,6 +9,7 @@
 #include "mandate/cedar.h"
 #include "mandate/token.h"
 #include "mandate/ledger.h"
+#include "mandate/registry.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,0 +1,680 @@
+/*
+ * decide.c: the authorization path for an agent acting on a delegation (ARCHITECTURE.md section
+ * 3) and its result object.
+ *
+ * Order: freeze; request syntax; the agent (when the request names it); the delegation token
+ * (signature, time, audience, revocation of it and its ancestors, registry status of the subject
+ * and every delegator, uses); the agent resolved from the token (active, with an active human
+ * owner); the root delegator (a registered human); the workflow (active, with an active owner, and
+ * entitled to the action and resource type); context.mandate; then the three checks: (a) the
+ * policies for the agent, (b) the same request for the root delegator, (c) the delegation's
+ * scope. The first deny wins. On the agent path an erroring forbid denies. Any failure denies.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "cedar/entities.h"
+#include "registry/registry_int.h"
+
+#define MAX_JTIS (MANDATE_TOKEN_HARD_MAX_DEPTH + 2)
+
+struct mandate_agent_result {
+    md_arena *a;
+    bool allow;
+    int check, token_reason, error;
+    const char *reason;
+    const char *principal, *delegator, *jti, *workflow, *task, *action, *resource;
+    const char *digest;
+    int64_t now;
+    uint64_t version, usage_hour, usage_day;
+    size_t n_policies, n_errors;
+    const char **policies, **errors;
+    size_t n_jtis; /* the token and its ancestors: uses to persist after an allow */
+    const char *jtis[MAX_JTIS];
+    uint64_t ledger_index;
+};
+
+static const char *const check_names[] = {"none",  "request",  "frozen", "agent",
+                                          "token", "workflow", "policy", "delegator",
+                                          "scope", "internal", "ledger"};
+
+MD_EXPORT const char *mandate_check_name(int check)
+{
+    return check >= 0 && (size_t)check < MD_ARRAY_LEN(check_names) ? check_names[check] : "unknown";
+}
+
+static int deny(mandate_agent_result *res, int check, const char *fmt, ...) MD_PRINTF(3, 4);
+static int deny(mandate_agent_result *res, int check, const char *fmt, ...)
+{
+    res->allow = false;
+    res->check = check;
+    char buf[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    res->reason = md_arena_strndup(res->a, buf, strlen(buf));
+    if (!res->reason)
+        res->reason = "out of memory";
+    return 0;
+}
+
+static const char *dupc(md_arena *a, const char *s)
+{
+    return s ? md_arena_strndup(a, s, strlen(s)) : NULL;
+}
+
+static const char *euid_text(md_arena *a, const md_euid *u)
+{
+    md_buf b;
+    md_buf_init(&b, 1u << 16);
+    const char *out = md_euid_print(&b, u) ? NULL : md_arena_strndup(a, b.data, b.len);
+    md_buf_release(&b);
+    return out;
+}
+
+static int64_t clock_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec;
+}
+
+/* The request's context with `mandate` added. */
+static int build_context(mandate_agent_result *res, const mandate_agent_request *req,
+                         const md_snapshot *s, const md_reg_principal *agent,
+                         const md_reg_principal *wf, const mandate_token_claims *c,
+                         const md_euid *delegator, md_value *out, md_diag *d)
+{
+    md_arena *a = res->a;
+    md_value user = {.kind = MD_V_RECORD, .u.rec = md_record_empty()};
+    int rc;
+    if (req->context_json) {
+        size_t len = strlen(req->context_json);
+        if (len > MD_REG_MAX_CONTEXT)
+            return md_diag_set(d, MANDATE_ETOOBIG, 0, 0, "context of %zu bytes is over the cap",
+                               len);
+        json_t *j = NULL;
+        if ((rc = md_json_parse(req->context_json, len, &j, d)))
+            return rc;
+        rc = md_context_from_json(a, j, NULL, NULL, &user, d);
+        json_decref(j);
+        if (rc)
+            return rc;
+        if (md_record_get(user.u.rec, MD_STR_LIT("mandate")))
+            return md_diag_set(d, MANDATE_EINVAL, 0, 0,
+                               "context must not hold 'mandate': mandate fills it in");
+    }
+    md_field usage[2] = {
+        {MD_STR_LIT("day"), {.kind = MD_V_LONG, .u.i = (int64_t)res->usage_day}},
+        {MD_STR_LIT("hour"), {.kind = MD_V_LONG, .u.i = (int64_t)res->usage_hour}},
+    };
+    const md_record *usage_rec;
+    md_str dup;
+    if ((rc = md_record_new(a, usage, 2, &usage_rec, &dup)))
+        return rc;
+    md_field m[10];
+    size_t nm = 0;
+    m[nm++] = (md_field){MD_STR_LIT("delegator"), {.kind = MD_V_ENTITY, .u.uid = *delegator}};
+    m[nm++] = (md_field){MD_STR_LIT("owner"), {.kind = MD_V_ENTITY, .u.uid = agent->owner_euid}};
+    if (wf) {
+        m[nm++] = (md_field){MD_STR_LIT("workflow"), {.kind = MD_V_ENTITY, .u.uid = wf->euid}};
+        m[nm++] = (md_field){MD_STR_LIT("impact"), wf->impact_set};
+    } else {
+        const md_set *empty;
+        if ((rc = md_set_new(a, NULL, 0, &empty)))
+            return rc;
+        m[nm++] = (md_field){MD_STR_LIT("impact"), {.kind = MD_V_SET, .u.set = empty}};
+    }
+    m[nm++] = (md_field){MD_STR_LIT("task"), {.kind = MD_V_STRING, .u.s = md_str_c(c->task)}};
+    m[nm++] = (md_field){MD_STR_LIT("delegation"), {.kind = MD_V_STRING, .u.s = md_str_c(c->jti)}};
+    m[nm++] = (md_field){MD_STR_LIT("depth"), {.kind = MD_V_LONG, .u.i = c->depth}};
+    m[nm++] = (md_field){MD_STR_LIT("usage"), {.kind = MD_V_RECORD, .u.rec = usage_rec}};
+    m[nm++] = (md_field){MD_STR_LIT("approval"), {.kind = MD_V_STRING, .u.s = MD_STR_LIT("none")}};
+    const md_record *mrec;
+    if ((rc = md_record_new(a, m, nm, &mrec, &dup)))
+        return rc;
+    size_t nu = user.u.rec->n;
+    md_field *all = md_arena_array(a, nu + 1, sizeof *all);
+    if (!all)
+        return MANDATE_ENOMEM;
+    memcpy(all, user.u.rec->fields, nu * sizeof *all);
+    all[nu] = (md_field){MD_STR_LIT("mandate"), {.kind = MD_V_RECORD, .u.rec = mrec}};
+    const md_record *ctx;
+    if ((rc = md_record_new(a, all, nu + 1, &ctx, &dup)))
+        return rc;
+    *out = (md_value){.kind = MD_V_RECORD, .u.rec = ctx};
+    return 0;
+}
+
+/* One Cedar check with the agent path's strictness. Returns true when it allows; on a deny
+ * fills the result. who is "agent" or "delegator". */
+static bool cedar_check(mandate_agent_result *res, const md_snapshot *s, const md_request *rq,
+                        int check, const char *who, const char *subject)
+{
+    md_response resp;
+    if (md_authorize(res->a, s->ps, rq, s->es, &resp)) {
+        res->error = MANDATE_EINTERNAL;
+        deny(res, MANDATE_CHECK_INTERNAL, "evaluating the policies for %s '%s' failed", who,
+             subject);
+        return false;
+    }
+    const md_policy *bad_forbid = NULL;
+    const char *bad_msg = NULL;
+    if (resp.n_errors) {
+        const char **errs = md_arena_array(res->a, res->n_errors + resp.n_errors, sizeof *errs);
+        if (errs) {
+            if (res->n_errors)
+                memcpy(errs, res->errors, res->n_errors * sizeof *errs);
+            for (size_t i = 0; i < resp.n_errors; i++) {
+                const md_policy *p = resp.errors[i].policy;
+                const char *m = md_arena_printf(res->a, "%s%.*s: %s",
+                                                check == MANDATE_CHECK_POLICY ? "" : "delegator: ",
+                                                (int)p->id.len, p->id.ptr, resp.errors[i].msg);
+                errs[res->n_errors + i] = m ? m : "out of memory";
+                if (!p->permit && !bad_forbid) {
+                    bad_forbid = p;
+                    bad_msg = resp.errors[i].msg;
+                }
+            }
+            res->errors = errs;
+            res->n_errors += resp.n_errors;
+        }
+    }
+    if (resp.allow && !bad_forbid) {
+        if (check == MANDATE_CHECK_POLICY) {
+            res->policies = md_arena_array(res->a, resp.n_reasons + 1, sizeof *res->policies);
+            for (size_t i = 0; res->policies && i < resp.n_reasons; i++)
+                res->policies[i] =
+                    md_arena_strndup(res->a, resp.reasons[i]->id.ptr, resp.reasons[i]->id.len);
+            res->n_policies = res->policies ? resp.n_reasons : 0;
+        }
+        return true;
+    }
+    res->n_policies = 0;
+    if (bad_forbid) {
+        deny(res, check,
+             "forbid policy %.*s raised an error for %s '%s' (an erroring forbid "
+             "denies on the agent path): %s",
+             (int)bad_forbid->id.len, bad_forbid->id.ptr, who, subject, bad_msg);
+        return false;
+    }
+    if (resp.n_reasons) {
+        res->policies = md_arena_array(res->a, resp.n_reasons + 1, sizeof *res->policies);
+        for (size_t i = 0; res->policies && i < resp.n_reasons; i++)
+            res->policies[i] =
+                md_arena_strndup(res->a, resp.reasons[i]->id.ptr, resp.reasons[i]->id.len);
+        res->n_policies = res->policies ? resp.n_reasons : 0;
+        deny(res, check, "forbidden for %s '%s' by policy %.*s", who, subject,
+             (int)resp.reasons[0]->id.len, resp.reasons[0]->id.ptr);
+    } else {
+        deny(res, check, "no policy permits %s '%s' to do %s on %s", who, subject, res->action,
+             res->resource);
+    }
+    return false;
+}
+
+static bool in_list(const char *const *v, size_t n, const char *x)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(v[i], x))
+            return true;
+    return false;
+}
+
+/* md_reg_canonical, skipping the parse when the text is already a registered uid. */
+static int canonical(md_arena *a, const md_snapshot *s, int kind, const char *text,
+                     const char **out, md_diag *d)
+{
+    const md_reg_principal *p = md_snapshot_find(s, text);
+    if (p && p->kind == kind) {
+        *out = p->uid;
+        return 0;
+    }
+    return md_reg_canonical(a, kind, text, out, d);
+}
+
+static int decide(mandate_registry *r, const mandate_agent_request *req, mandate_agent_result *res,
+                  md_snapshot *s)
+{
+    md_arena *a = res->a;
+    md_diag d = {0};
+    res->version = s->version;
+    if (s->frozen)
+        return deny(res, MANDATE_CHECK_FROZEN,
+                    "the global freeze is on: every agent decision "
+                    "is denied");
+    md_euid action, resource;
+    if (!req->action || md_euid_parse(a, req->action, strlen(req->action), &action, &d))
+        return deny(res, MANDATE_CHECK_REQUEST, "bad action uid '%s': %s",
+                    req->action ? req->action : "", d.msg);
+    if (!req->resource || md_euid_parse(a, req->resource, strlen(req->resource), &resource, &d))
+        return deny(res, MANDATE_CHECK_REQUEST, "bad resource uid '%s': %s",
+                    req->resource ? req->resource : "", d.msg);
+    res->action = euid_text(a, &action);
+    res->resource = euid_text(a, &resource);
+    if (!res->action || !res->resource)
+        return MANDATE_ENOMEM;
+    const char *named = NULL;
+    if (req->principal) {
+        if (md_reg_canonical(a, MANDATE_KIND_AGENT, req->principal, &named, &d))
+            return deny(res, MANDATE_CHECK_REQUEST, "bad principal: %s", d.msg);
+        const md_reg_principal *ag = md_snapshot_find(s, named);
+        res->principal = named;
+        if (!ag)
+            return deny(res, MANDATE_CHECK_AGENT, "agent '%s' is not registered", named);
+        if (ag->status != MANDATE_STATUS_ACTIVE)
+            return deny(res, MANDATE_CHECK_AGENT, "agent '%s' is %s", named,
+                        mandate_status_name(ag->kind, ag->status));
+    }
+
+    /* The delegation. */
+    mandate_token *tok = NULL;
+    mandate_token_error te = {0};
+    mandate_token_verify_args va = {res->now, req->parents, req->n_parents};
+    md_registry_set_thread_snapshot(s);
+    int rc = mandate_token_verify(
+        r->ts, req->token, req->token_len ? req->token_len : strlen(req->token), &va, &tok, &te);
+    md_registry_set_thread_snapshot(NULL);
+    if (rc) {
+        res->token_reason = te.reason;
+        if (rc == MANDATE_ENOMEM || te.reason == MANDATE_TOKEN_HOOK_FAILED)
+            res->error = rc;
+        return deny(res, MANDATE_CHECK_TOKEN, "delegation rejected (%s): %s",
+                    mandate_token_reason_name(te.reason), te.message);
+    }
+    const mandate_token_claims *c = mandate_token_get_claims(tok);
+    res->jti = dupc(a, c->jti);
+    res->task = dupc(a, c->task);
+    char hex[65];
+    static const char xd[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = xd[c->digest[i] >> 4];
+        hex[2 * i + 1] = xd[c->digest[i] & 15];
+    }
+    hex[64] = 0;
+    res->digest = dupc(a, hex);
+    res->jtis[res->n_jtis++] = res->jti;
+    for (size_t i = 0; i < c->n_ancestors && res->n_jtis < MAX_JTIS; i++)
+        res->jtis[res->n_jtis++] = dupc(a, c->ancestors[i]);
+    const char *sub = NULL;
+    int out = 0;
+    if (canonical(a, s, MANDATE_KIND_AGENT, c->sub, &sub, &d)) {
+        out = deny(res, MANDATE_CHECK_AGENT, "the delegation's subject is not an agent: %s", d.msg);
+        goto done;
+    }
+    if (named && strcmp(named, sub)) {
+        out = deny(res, MANDATE_CHECK_REQUEST,
+                   "principal '%s' is not the delegation's subject '%s'", named, sub);
+        goto done;
+    }
+    res->principal = sub;
+    const md_reg_principal *agent = md_snapshot_find(s, sub);
+    if (!agent || agent->kind != MANDATE_KIND_AGENT) {
+        out = deny(res, MANDATE_CHECK_AGENT, "agent '%s' is not registered", sub);
+        goto done;
+    }
+    if (agent->status != MANDATE_STATUS_ACTIVE) {
+        out = deny(res, MANDATE_CHECK_AGENT, "agent '%s' is %s", sub,
+                   mandate_status_name(agent->kind, agent->status));
+        goto done;
+    }
+    const md_reg_principal *owner = md_snapshot_find(s, agent->owner);
+    if (!owner || owner->kind != MANDATE_KIND_HUMAN || owner->status != MANDATE_STATUS_ACTIVE) {
+        out = deny(res, MANDATE_CHECK_AGENT, "agent '%s' has no active owner ('%s' is %s)", sub,
+                   agent->owner,
+                   owner ? mandate_status_name(owner->kind, owner->status) : "not registered");
+        goto done;
+    }
+    const char *root = NULL;
+    if (canonical(a, s, MANDATE_KIND_HUMAN, c->delegators[c->n_delegators - 1], &root, &d)) {
+        out = deny(res, MANDATE_CHECK_TOKEN, "the root delegator is not a human: %s", d.msg);
+        goto done;
+    }
+    res->delegator = root;
+    const md_reg_principal *human = md_snapshot_find(s, root);
+    if (!human || human->status != MANDATE_STATUS_ACTIVE) {
+        out = deny(res, MANDATE_CHECK_TOKEN, "delegator '%s' is not an active human", root);
+        goto done;
+    }
+
+    /* The workflow: the delegation's, else the agent's. */
+    const char *wf_uid = NULL;
+    if (c->workflow && canonical(a, s, MANDATE_KIND_WORKFLOW, c->workflow, &wf_uid, &d)) {
+        out = deny(res, MANDATE_CHECK_WORKFLOW, "bad workflow in the delegation: %s", d.msg);
+        goto done;
+    }
+    if (!wf_uid)
+        wf_uid = agent->workflow;
+    const md_reg_principal *wf = NULL;
+    if (wf_uid) {
+        res->workflow = wf_uid;
+        wf = md_snapshot_find(s, wf_uid);
+        if (!wf || wf->kind != MANDATE_KIND_WORKFLOW) {
+            out = deny(res, MANDATE_CHECK_WORKFLOW, "workflow '%s' is not registered", wf_uid);
+            goto done;
+        }
+        if (wf->status != MANDATE_STATUS_ACTIVE) {
+            out = deny(res, MANDATE_CHECK_WORKFLOW, "workflow '%s' is %s", wf_uid,
+                       mandate_status_name(wf->kind, wf->status));
+            goto done;
+        }
+        const md_reg_principal *wo = md_snapshot_find(s, wf->owner);
+        if (!wo || wo->status != MANDATE_STATUS_ACTIVE) {
+            out = deny(res, MANDATE_CHECK_WORKFLOW, "workflow '%s' has no active owner", wf_uid);
+            goto done;
+        }
+        if (wf->n_actions && !in_list(wf->actions, wf->n_actions, res->action)) {
+            out = deny(res, MANDATE_CHECK_WORKFLOW, "workflow '%s' is not entitled to %s", wf_uid,
+                       res->action);
+            goto done;
+        }
+        if (wf->n_resource_types) {
+            const char *t = md_arena_strndup(a, resource.type.ptr, resource.type.len);
+            if (!t || !in_list(wf->resource_types, wf->n_resource_types, t)) {
+                out = deny(res, MANDATE_CHECK_WORKFLOW,
+                           "workflow '%s' is not entitled to resources of type %s", wf_uid,
+                           t ? t : "?");
+                goto done;
+            }
+        }
+    }
+
+    /* Usage counters. */
+    int64_t minute = res->now / 60;
+    md_reg_count *uc = NULL;
+    pthread_mutex_lock(&r->mu);
+    rc = md_registry_usage(r, sub, res->action, minute, &uc, &d);
+    if (!rc) {
+        res->usage_hour = uc->n;
+        res->usage_day = uc->n_day;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (rc) {
+        res->error = rc;
+        out = deny(res, MANDATE_CHECK_INTERNAL, "reading usage counters failed: %s", d.msg);
+        goto done;
+    }
+
+    md_request rq = {.principal = agent->euid, .action = action, .resource = resource};
+    md_euid deleg = human->euid;
+    if ((rc = build_context(res, req, s, agent, wf, c, &deleg, &rq.context, &d))) {
+        res->error = rc;
+        out = deny(res, rc == MANDATE_ENOMEM ? MANDATE_CHECK_INTERNAL : MANDATE_CHECK_REQUEST,
+                   "bad context: %s", d.msg[0] ? d.msg : mandate_strerror(rc));
+        goto done;
+    }
+    /* (a) the agent's policies. */
+    if (!cedar_check(res, s, &rq, MANDATE_CHECK_POLICY, "agent", sub))
+        goto done;
+    /* (b) the delegator, same request. */
+    const char **allow_policies = res->policies;
+    size_t n_allow = res->n_policies;
+    md_request rd = rq;
+    rd.principal = human->euid;
+    if (!cedar_check(res, s, &rd, MANDATE_CHECK_DELEGATOR, "delegator", root))
+        goto done;
+    res->policies = allow_policies;
+    res->n_policies = n_allow;
+    /* (c) the delegation's scope. */
+    if (!mandate_token_scope_allows(tok, res->action, res->resource)) {
+        out = deny(res, MANDATE_CHECK_SCOPE, "%s on %s is outside delegation %s (task '%s')",
+                   res->action, res->resource, c->jti, c->task);
+        goto done;
+    }
+
+    /* Allowed: count the use (atomically with the limit check) and the usage. */
+    pthread_mutex_lock(&r->mu);
+    uint64_t used = 0;
+    rc = md_registry_uses(r, c->jti, &used, &d);
+    if (!rc && used >= c->max_uses) {
+        pthread_mutex_unlock(&r->mu);
+        res->token_reason = MANDATE_TOKEN_USES_EXHAUSTED;
+        out = deny(res, MANDATE_CHECK_TOKEN, "delegation %s has used all of its %llu uses", c->jti,
+                   (unsigned long long)c->max_uses);
+        goto done;
+    }
+    for (size_t i = 0; !rc && i < res->n_jtis; i++) {
+        md_reg_count *u = md_reg_map_get(&r->uses, res->jtis[i], false);
+        if (!u) {
+            uint64_t v;
+            if (!(rc = md_registry_uses(r, res->jtis[i], &v, &d)))
+                u = md_reg_map_get(&r->uses, res->jtis[i], false);
+        }
+        if (u)
+            u->n++;
+    }
+    if (!rc && !(rc = md_registry_usage(r, sub, res->action, minute, &uc, &d))) {
+        uc->n++;
+        uc->n_day++;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (rc) {
+        res->error = rc;
+        out = deny(res, MANDATE_CHECK_INTERNAL, "counting the use failed: %s", d.msg);
+        goto done;
+    }
+    res->allow = true;
+    res->check = MANDATE_CHECK_NONE;
+    res->reason = "";
+done:
+    mandate_token_free(tok);
+    return out;
+}
+
+int md_agent_decide(mandate_registry *r, const mandate_agent_request *req,
+                    mandate_agent_result **out)
+{
+    *out = NULL;
+    mandate_agent_result *res = calloc(1, sizeof *res);
+    if (!res || !(res->a = md_arena_new())) {
+        free(res);
+        return MANDATE_ENOMEM;
+    }
+    res->ledger_index = UINT64_MAX;
+    res->reason = "";
+    res->now = req->now ? req->now : clock_now();
+    md_snapshot *s = NULL;
+    md_diag d = {0};
+    int rc = md_registry_acquire(r, &s, &d);
+    if (rc) {
+        res->error = rc;
+        deny(res, MANDATE_CHECK_INTERNAL, "the registry could not be read: %s", d.msg);
+    } else if (!req->token) {
+        deny(res, MANDATE_CHECK_TOKEN, "no delegation token given");
+        res->token_reason = MANDATE_TOKEN_MALFORMED;
+    } else if ((rc = decide(r, req, res, s)) != 0) {
+        res->allow = false;
+        res->error = rc;
+        deny(res, MANDATE_CHECK_INTERNAL, "decision failed: %s", mandate_strerror(rc));
+    }
+    md_snapshot_release(s);
+    *out = res;
+    return 0;
+}
+
+static json_t *jstr(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *strs(const char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+static json_t *result_json(const mandate_agent_result *res, bool for_ledger)
+{
+    json_t *o = json_pack(
+        "{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:I,s:I},s:o,s:o}", "decision",
+        res->allow ? "allow" : "deny", "check", mandate_check_name(res->check), "reason",
+        res->reason ? res->reason : "", "token_reason",
+        res->token_reason ? json_string(mandate_token_reason_name(res->token_reason)) : json_null(),
+        "principal", jstr(res->principal), "action", jstr(res->action), "resource",
+        jstr(res->resource), "delegator", jstr(res->delegator), "delegation", jstr(res->jti),
+        "workflow", jstr(res->workflow), "task", jstr(res->task), "registry_version",
+        json_integer((json_int_t)res->version), "usage", "hour", (json_int_t)res->usage_hour, "day",
+        (json_int_t)res->usage_day, "policies", strs(res->policies, res->n_policies), "errors",
+        strs(res->errors, res->n_errors));
+    if (!o)
+        return NULL;
+    if (res->digest)
+        json_object_set_new(o, "token_digest", json_string(res->digest));
+    if (for_ledger) {
+        json_object_set_new(o, "time", json_integer(res->now));
+        json_object_set_new(o, "kind", json_string("agent"));
+    } else {
+        json_object_set_new(o, "ledger_index",
+                            res->ledger_index == UINT64_MAX
+                                ? json_null()
+                                : json_integer((json_int_t)res->ledger_index));
+    }
+    return o;
+}
+
+int md_agent_record(mandate_registry *r, mandate_agent_result *res)
+{
+    md_diag d = {0};
+    int rc = 0;
+    if (res->allow) {
+        pthread_mutex_lock(&r->mu);
+        md_rstore *st = r->st;
+        uint64_t seq = 0;
+        if (!(rc = st->ops->begin(st, false, &d))) {
+            for (size_t i = 0; !rc && i < res->n_jtis; i++)
+                rc = st->ops->uses_add(st, res->jtis[i], 1, &d);
+            if (!rc)
+                rc = st->ops->usage_add(st, res->principal, res->action, res->now / 60, 1, &d);
+            if (!rc && res->now % 600 == 0)
+                rc = st->ops->usage_prune(st, res->now / 60 - 2 * 1440, &d);
+            if (!rc)
+                rc = st->ops->meta_get(st, "usage_seq", &seq, &d);
+            if (!rc)
+                rc = st->ops->meta_put(st, "usage_seq", seq + 1, &d);
+            if (!rc)
+                rc = st->ops->commit(st, &d);
+            if (rc)
+                st->ops->rollback(st);
+        }
+        if (!rc) {
+            r->usage_seq = seq + 1;
+            md_registry_bump(r);
+        }
+        pthread_mutex_unlock(&r->mu);
+        if (rc) {
+            res->error = rc;
+            deny(res, MANDATE_CHECK_INTERNAL, "recording the use failed (fail closed): %s", d.msg);
+        }
+    }
+    uint64_t index = UINT64_MAX;
+    json_t *body = result_json(res, true);
+    rc = md_registry_log(r, MANDATE_ENTRY_DECISION, body, &index, &d);
+    if (rc) {
+        res->error = rc;
+        deny(res, MANDATE_CHECK_LEDGER, "the decision could not be recorded (fail closed): %s",
+             d.msg);
+        return rc;
+    }
+    res->ledger_index = index;
+    return 0;
+}
+
+MD_EXPORT int mandate_agent_authorize(mandate_registry *r, const mandate_agent_request *req,
+                                      mandate_agent_result **out, mandate_diag *diag)
+{
+    if (diag)
+        memset(diag, 0, sizeof *diag);
+    if (!out)
+        return MANDATE_EINVAL;
+    *out = NULL;
+    if (!r || !req) {
+        if (diag) {
+            diag->code = MANDATE_EINVAL;
+            snprintf(diag->message, sizeof diag->message, "agent authorize: missing argument");
+        }
+        return MANDATE_EINVAL;
+    }
+    int rc = md_agent_decide(r, req, out);
+    if (rc) {
+        if (diag) {
+            diag->code = rc;
+            snprintf(diag->message, sizeof diag->message, "agent authorize: %s",
+                     mandate_strerror(rc));
+        }
+        return rc;
+    }
+    md_agent_record(r, *out);
+    return 0;
+}
+
+MD_EXPORT bool mandate_agent_result_allowed(const mandate_agent_result *res)
+{
+    return res && res->allow;
+}
+
+MD_EXPORT int mandate_agent_result_check(const mandate_agent_result *res)
+{
+    return res ? res->check : MANDATE_CHECK_INTERNAL;
+}
+
+MD_EXPORT const char *mandate_agent_result_reason(const mandate_agent_result *res)
+{
+    return res && res->reason ? res->reason : "";
+}
+
+MD_EXPORT int mandate_agent_result_token_reason(const mandate_agent_result *res)
+{
+    return res ? res->token_reason : 0;
+}
+
+MD_EXPORT int mandate_agent_result_error(const mandate_agent_result *res)
+{
+    return res ? res->error : MANDATE_EINVAL;
+}
+
+MD_EXPORT size_t mandate_agent_result_policy_count(const mandate_agent_result *res)
+{
+    return res ? res->n_policies : 0;
+}
+
+MD_EXPORT const char *mandate_agent_result_policy(const mandate_agent_result *res, size_t i)
+{
+    return res && i < res->n_policies ? res->policies[i] : NULL;
+}
+
+MD_EXPORT size_t mandate_agent_result_error_count(const mandate_agent_result *res)
+{
+    return res ? res->n_errors : 0;
+}
+
+MD_EXPORT const char *mandate_agent_result_error_message(const mandate_agent_result *res, size_t i)
+{
+    return res && i < res->n_errors ? res->errors[i] : NULL;
+}
+
+MD_EXPORT uint64_t mandate_agent_result_ledger_index(const mandate_agent_result *res)
+{
+    return res ? res->ledger_index : UINT64_MAX;
+}
+
+MD_EXPORT char *mandate_agent_result_to_json(const mandate_agent_result *res)
+{
+    if (!res)
+        return NULL;
+    json_t *o = result_json(res, false);
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    return s;
+}
+
+MD_EXPORT void mandate_agent_result_free(mandate_agent_result *res)
+{
+    if (!res)
+        return;
+    md_arena_free(res->a);
+    free(res);
+}

@@ -1,0 +1,135 @@
+/*
+ * registry_int.h: private declarations of the registry module (src/registry/).
+ *
+ * The registry keeps principals, revocations, use counts and usage counters in its own store
+ * (store/registry_store.h) and publishes what decisions need as an immutable snapshot: every
+ * principal parsed, the revocation list, and one sealed Cedar entity store (registry entities
+ * merged with the caller's), the policy set and the schema, all in the snapshot's arena.
+ * Snapshots are reference counted; a change (here or, detected through the store's data
+ * version, in another process) builds a new one and swaps the pointer under the registry mutex,
+ * so the next decision sees it. Decisions evaluate without the mutex; the mutex guards the store
+ * connection, the current-snapshot pointer and the in-memory use and usage caches.
+ *
+ * registry.c: open/close, snapshots, changes, delegations, hooks of the token service.
+ * decide.c: the agent decision path and its result.
+ *
+ * May depend on: core, cedar (cedar_int.h), token (public token.h, b64 from token_int.h),
+ * store/registry_store.h, the public ledger.h. Nothing below depends on it.
+ */
+#ifndef MD_REGISTRY_INT_H
+#define MD_REGISTRY_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "cedar/cedar_int.h"
+#include "core/core.h"
+#include "mandate/ledger.h"
+#include "mandate/registry.h"
+#include "mandate/token.h"
+#include "store/registry_store.h"
+
+#define MD_REG_MAX_ID 256          /* bytes of a principal id */
+#define MD_REG_MAX_LIST 256        /* member_of, outputs, impacts, actions, resource types */
+#define MD_REG_MAX_DOC (64u << 10) /* bytes of a principal's stored document */
+#define MD_REG_MAX_CONTEXT (1u << 20)
+#define MD_REG_CACHE_MAX (1u << 20) /* entries of the use and usage caches before a flush */
+
+/* One principal as decisions see it; everything lives in the snapshot arena. */
+typedef struct md_reg_principal {
+    const char *uid; /* canonical uid text */
+    md_euid euid;
+    int kind, status;
+    const char *name, *owner, *workflow, *model, *provider; /* uids canonical; NULL if absent */
+    md_euid owner_euid;                                     /* when owner is set */
+    size_t n_member_of, n_outputs, n_impacts, n_actions, n_resource_types;
+    const char **member_of, **outputs, **impacts, **actions, **resource_types;
+    const char *doc;
+    md_value impact_set; /* a Set<String> of impacts */
+} md_reg_principal;
+
+typedef struct md_snapshot {
+    atomic_uint refs;
+    md_arena *a;
+    uint64_t version;
+    bool frozen;
+    size_t n;
+    md_reg_principal **p; /* sorted by uid (strcmp) */
+    size_t n_revoked;
+    const char **revoked; /* sorted (strcmp) */
+    md_entities *es;      /* sealed */
+    md_policyset *ps;
+    const md_schema *schema; /* may be NULL */
+} md_snapshot;
+
+/* A small open-addressing map from strings to counters. */
+typedef struct md_reg_count {
+    char *key;
+    int64_t minute;    /* usage: the minute the sums are for */
+    uint64_t n, n_day; /* uses; or usage in the last hour and day */
+} md_reg_count;
+
+typedef struct md_reg_map {
+    md_reg_count *slots;
+    size_t cap, n;
+} md_reg_map;
+
+struct mandate_registry {
+    pthread_mutex_t mu;
+    md_rstore *st;
+    mandate_ledger *ledger;
+    mandate_keyring *kr;
+    mandate_token_service *ts;
+    md_snapshot *cur;
+    char *policies, *schema, *entities; /* the caller's texts (malloc'd) */
+    size_t policies_len, schema_len, entities_len;
+    md_reg_map uses;  /* jti -> uses */
+    md_reg_map usage; /* agent \x1f action -> sums */
+    uint64_t usage_seq;
+    /* A change counter shared by every process on the data directory (DIR/registry.gen, mapped
+     * shared): bumped after every committed change, so a decision only asks the store whether
+     * something changed when the counter moved. */
+    _Atomic uint64_t *gen;
+    uint64_t seen_gen;
+};
+
+/* Tells every process on the data directory that the store changed (after a commit). */
+void md_registry_bump(mandate_registry *r);
+
+/* Snapshot reference counting. acquire checks the store for changes by others first. */
+int md_registry_acquire(mandate_registry *r, md_snapshot **out, md_diag *d);
+void md_snapshot_release(md_snapshot *s);
+const md_reg_principal *md_snapshot_find(const md_snapshot *s, const char *uid);
+bool md_snapshot_revoked(const md_snapshot *s, const char *jti);
+/* The snapshot the token hooks of this thread consult (set around verification calls). */
+void md_registry_set_thread_snapshot(md_snapshot *s);
+
+/* Canonical uid text of id for kind (a plain id gets the kind's type; a uid must have it; kind 0:
+ * any uid). In arena a. */
+int md_reg_canonical(md_arena *a, int kind, const char *id, const char **out, md_diag *d);
+/* The Cedar type of a kind ("Human", ...). */
+const char *md_reg_kind_type(int kind);
+
+/* Counter caches (mu held). */
+md_reg_count *md_reg_map_get(md_reg_map *m, const char *key, bool create);
+void md_reg_map_clear(md_reg_map *m);
+/* Uses of a delegation, from the cache or the store (mu held). */
+int md_registry_uses(mandate_registry *r, const char *jti, uint64_t *n, md_diag *d);
+/* Usage sums of (agent, action) at minute m (mu held). */
+int md_registry_usage(mandate_registry *r, const char *agent, const char *action, int64_t m,
+                      md_reg_count **out, md_diag *d);
+
+/* The decision without the ledger: everything of mandate_agent_authorize up to and including the
+ * in-memory use count, without persisting uses and without the ledger entry (the benchmark
+ * measures it apart). Always returns a result unless allocation fails. */
+int md_agent_decide(mandate_registry *r, const mandate_agent_request *req,
+                    mandate_agent_result **out);
+/* Persists an allowed decision's uses and usage (a non-durable store commit that the ledger's
+ * durable commit covers) and appends the decision entry; a failure turns the result into a deny
+ * (check internal or ledger). */
+int md_agent_record(mandate_registry *r, mandate_agent_result *res);
+
+/* Appends one ledger entry (body: a JSON object built by the caller, consumed). */
+int md_registry_log(mandate_registry *r, int type, json_t *body, uint64_t *index, md_diag *d);
+
+#endif

@@ -1,0 +1,721 @@
+/*
+ * test_registry.c: the registry and the agent decision path end to end: registry lifecycle and
+ * entities, bad delegations that need the registry (suspended agent or delegator, departed owner,
+ * revoked token and parent, use limit through the store), ten escalation scenarios, the kill
+ * switch (the very next decision denies, tokens issued before included), usage counters in
+ * context.mandate, the strict erroring forbid, and a ledger entry for every decision and change.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mandate/mandate.h"
+#include "mandate/registry.h"
+#include "registry/registry_int.h"
+
+#define NOW 1800000000LL
+
+static const char policies[] =
+    "@id(\"agents-broad\")\n"
+    "permit (principal is Agent, action, resource);\n"
+    "@id(\"support-staff\")\n"
+    "permit (principal in Group::\"support\", action in [Action::\"read\", Action::\"draft\"],"
+    " resource is Ticket);\n"
+    "@id(\"leads-send\")\n"
+    "permit (principal in Group::\"support-leads\", action in [Action::\"send\", "
+    "Action::\"export\"], resource is Ticket);\n"
+    "@id(\"finance-refund\")\n"
+    "permit (principal in Group::\"finance\", action == Action::\"refund\", resource);\n"
+    "@id(\"own-docs\")\n"
+    "permit (principal is Human, action == Action::\"edit\", resource is Doc)"
+    " when { resource.owner == principal };\n"
+    "@id(\"no-contractor-send\")\n"
+    "forbid (principal, action == Action::\"send\", resource)"
+    " when { principal has contractor && principal.contractor };\n"
+    "@id(\"export-rate\")\n"
+    "forbid (principal is Agent, action == Action::\"export\", resource)"
+    " when { context.mandate.usage.hour >= 2 };\n"
+    "@id(\"probe-erroring\")\n"
+    "forbid (principal is Agent, action == Action::\"probe\", resource)"
+    " when { context.nosuch == 1 };\n"
+    "@id(\"humans-probe\")\n"
+    "permit (principal is Human, action == Action::\"probe\", resource);\n"
+    "@id(\"impact-check\")\n"
+    "forbid (principal is Agent, action == Action::\"publish\", resource)"
+    " unless { context.mandate.impact.contains(\"customer\") &&"
+    " context.mandate.delegator == Human::\"alice\" && context.mandate.task like \"*ticket*\" };\n"
+    "@id(\"humans-publish\")\n"
+    "permit (principal is Human, action == Action::\"publish\", resource);\n";
+
+static const char user_entities[] =
+    "[{\"uid\":{\"type\":\"Human\",\"id\":\"erin\"},\"attrs\":{\"contractor\":true},\"parents\":[]}"
+    ","
+    " {\"uid\":{\"type\":\"Doc\",\"id\":\"alice-1\"},\"attrs\":{\"owner\":{\"__entity\":"
+    "{\"type\":\"Human\",\"id\":\"alice\"}}},\"parents\":[]},"
+    " {\"uid\":{\"type\":\"Doc\",\"id\":\"alice-2\"},\"attrs\":{\"owner\":{\"__entity\":"
+    "{\"type\":\"Human\",\"id\":\"alice\"}}},\"parents\":[]},"
+    " {\"uid\":{\"type\":\"Doc\",\"id\":\"bob-1\"},\"attrs\":{\"owner\":{\"__entity\":"
+    "{\"type\":\"Human\",\"id\":\"bob\"}}},\"parents\":[]}]";
+
+typedef struct fx {
+    char dir[64];
+    mandate_registry *r;
+} fx;
+
+static void add(mandate_registry *r, mandate_principal p)
+{
+    mandate_diag d;
+    int rc = mandate_registry_add(r, &p, "Human::\"admin\"", &d);
+    if (rc)
+        fail_msg("add %s: %s", p.id, d.message);
+}
+
+static void open_registry(fx *f)
+{
+    mandate_diag d;
+    mandate_registry_opts o = {.data_dir = f->dir};
+    if (mandate_registry_open(&f->r, &o, &d))
+        fail_msg("open: %s", d.message);
+}
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/mandate-reg-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    rmdir(f->dir);
+    mandate_diag d;
+    if (mandate_ledger_init(f->dir, "test.registry/log", &d))
+        fail_msg("init: %s", d.message);
+    open_registry(f);
+    mandate_registry *r = f->r;
+    const char *support[] = {"support"}, *leads[] = {"support", "support-leads"},
+               *fin[] = {"finance"};
+    add(r, (mandate_principal){.kind = MANDATE_KIND_GROUP, .id = "support"});
+    add(r, (mandate_principal){.kind = MANDATE_KIND_GROUP, .id = "support-leads"});
+    add(r, (mandate_principal){.kind = MANDATE_KIND_GROUP, .id = "finance"});
+    add(r, (mandate_principal){.kind = MANDATE_KIND_HUMAN,
+                               .id = "alice",
+                               .name = "Alice",
+                               .member_of = leads,
+                               .n_member_of = 2});
+    add(r, (mandate_principal){
+               .kind = MANDATE_KIND_HUMAN, .id = "bob", .member_of = support, .n_member_of = 1});
+    add(r, (mandate_principal){
+               .kind = MANDATE_KIND_HUMAN, .id = "carol", .member_of = fin, .n_member_of = 1});
+    add(r, (mandate_principal){.kind = MANDATE_KIND_HUMAN, .id = "dave"});
+    add(r, (mandate_principal){
+               .kind = MANDATE_KIND_HUMAN, .id = "erin", .member_of = leads, .n_member_of = 2});
+    const char *outs[] = {"customer_response"}, *imps[] = {"customer"};
+    add(r, (mandate_principal){.kind = MANDATE_KIND_WORKFLOW,
+                               .id = "support-reply",
+                               .owner = "alice",
+                               .outputs = outs,
+                               .n_outputs = 1,
+                               .impacts = imps,
+                               .n_impacts = 1});
+    add(r, (mandate_principal){.kind = MANDATE_KIND_AGENT,
+                               .id = "drafter",
+                               .owner = "alice",
+                               .workflow = "support-reply",
+                               .model = "m1",
+                               .provider = "p"});
+    add(r, (mandate_principal){.kind = MANDATE_KIND_AGENT, .id = "helper", .owner = "alice"});
+    add(r, (mandate_principal){.kind = MANDATE_KIND_AGENT, .id = "bobbot", .owner = "bob"});
+    add(r, (mandate_principal){.kind = MANDATE_KIND_AGENT, .id = "lone", .owner = "dave"});
+    if (mandate_registry_set_policies(r, policies, strlen(policies), &d))
+        fail_msg("policies: %s", d.message);
+    if (mandate_registry_set_entities(r, user_entities, strlen(user_entities), &d))
+        fail_msg("entities: %s", d.message);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    mandate_registry_close(f->r);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        return 1;
+    free(f);
+    return 0;
+}
+
+/* Issues a root delegation; fails the test when it cannot. Returns owned. */
+static char *delegate(mandate_registry *r, const char *from, const char *to, const char *action,
+                      const char *resource, const char *workflow, uint64_t uses)
+{
+    const char *acts[] = {action}, *res[] = {resource};
+    mandate_delegation dl = {.subject = to,
+                             .delegator = from,
+                             .task = "answer ticket 42",
+                             .workflow = workflow,
+                             .actions = acts,
+                             .n_actions = 1,
+                             .resources = res,
+                             .n_resources = 1,
+                             .max_uses = uses ? uses : 100,
+                             .now = NOW};
+    char *tok = NULL;
+    mandate_token_error e;
+    mandate_diag d;
+    if (mandate_registry_delegate(r, &dl, "Human::\"admin\"", &tok, &e, &d))
+        fail_msg("delegate %s -> %s: %s", from, to, d.message);
+    return tok;
+}
+
+static mandate_agent_result *decide_p(mandate_registry *r, const char *tok, const char *const *par,
+                                      size_t np, const char *action, const char *resource,
+                                      const char *ctx)
+{
+    mandate_agent_request rq = {.token = tok,
+                                .parents = par,
+                                .n_parents = np,
+                                .action = action,
+                                .resource = resource,
+                                .context_json = ctx,
+                                .now = NOW + 10};
+    mandate_agent_result *res = NULL;
+    mandate_diag d;
+    assert_int_equal(mandate_agent_authorize(r, &rq, &res, &d), 0);
+    assert_non_null(res);
+    /* Every decision is in the ledger. */
+    assert_int_not_equal(mandate_agent_result_ledger_index(res), UINT64_MAX);
+    return res;
+}
+
+static mandate_agent_result *decide(mandate_registry *r, const char *tok, const char *action,
+                                    const char *resource)
+{
+    return decide_p(r, tok, NULL, 0, action, resource, NULL);
+}
+
+/* Asserts a decision, and for a deny the check (and token reason when not 0). */
+static void expect(mandate_agent_result *res, bool allow, int check, int token_reason,
+                   const char *what)
+{
+    char *j = mandate_agent_result_to_json(res);
+    if (mandate_agent_result_allowed(res) != allow || mandate_agent_result_check(res) != check ||
+        (token_reason && mandate_agent_result_token_reason(res) != token_reason))
+        fail_msg("%s: want %s/%s/%s, got %s", what, allow ? "allow" : "deny",
+                 mandate_check_name(check), mandate_token_reason_name(token_reason), j);
+    free(j);
+    mandate_agent_result_free(res);
+}
+
+static void test_positive_controls(void **state)
+{
+    fx *f = *state;
+    char *t = delegate(f->r, "Human::\"alice\"", "Agent::\"drafter\"", "Action::\"read\"", "Ticket",
+                       "Workflow::\"support-reply\"", 0);
+    mandate_agent_result *res = decide(f->r, t, "Action::\"read\"", "Ticket::\"42\"");
+    assert_true(mandate_agent_result_allowed(res));
+    assert_int_equal(mandate_agent_result_policy_count(res), 1);
+    assert_string_equal(mandate_agent_result_policy(res, 0), "policy0");
+    char *j = mandate_agent_result_to_json(res);
+    assert_non_null(strstr(j, "\"delegator\":\"Human::\\\"alice\\\"\""));
+    assert_non_null(strstr(j, "\"workflow\":\"Workflow::\\\"support-reply\\\"\""));
+    free(j);
+    mandate_agent_result_free(res);
+    /* The principal, when named, must be the token's subject. */
+    mandate_agent_request rq = {.token = t,
+                                .principal = "Agent::\"helper\"",
+                                .action = "Action::\"read\"",
+                                .resource = "Ticket::\"1\"",
+                                .now = NOW + 10};
+    mandate_diag d;
+    assert_int_equal(mandate_agent_authorize(f->r, &rq, &res, &d), 0);
+    expect(res, false, MANDATE_CHECK_REQUEST, 0, "principal is not the subject");
+    rq.principal = "drafter";
+    assert_int_equal(mandate_agent_authorize(f->r, &rq, &res, &d), 0);
+    expect(res, true, MANDATE_CHECK_NONE, 0, "principal named plainly");
+    /* context.mandate: impact, delegator, task. */
+    char *p = delegate(f->r, "Human::\"alice\"", "Agent::\"drafter\"", "Action::\"publish\"",
+                       "Ticket", "Workflow::\"support-reply\"", 0);
+    expect(decide(f->r, p, "Action::\"publish\"", "Ticket::\"1\""), true, 0, 0, "impact ok");
+    char *p2 = delegate(f->r, "Human::\"alice\"", "Agent::\"helper\"", "Action::\"publish\"",
+                        "Ticket", NULL, 0);
+    expect(decide(f->r, p2, "Action::\"publish\"", "Ticket::\"1\""), false, MANDATE_CHECK_POLICY, 0,
+           "no workflow: no customer impact");
+    /* A malformed request is a deny, recorded. */
+    expect(decide(f->r, t, "not a uid", "Ticket::\"1\""), false, MANDATE_CHECK_REQUEST, 0,
+           "bad action");
+    expect(decide_p(f->r, t, NULL, 0, "Action::\"read\"", "Ticket::\"1\"", "{\"mandate\":1}"),
+           false, MANDATE_CHECK_REQUEST, 0, "context with mandate");
+    expect(decide(f->r, "garbage", "Action::\"read\"", "Ticket::\"1\""), false, MANDATE_CHECK_TOKEN,
+           MANDATE_TOKEN_MALFORMED, "garbage token");
+    free(t);
+    free(p);
+    free(p2);
+}
+
+/* Acceptance 1: the bad-token cases that need the registry, end to end. */
+static void test_bad_tokens_registry(void **state)
+{
+    fx *f = *state;
+    mandate_registry *r = f->r;
+    mandate_diag d;
+    const char *rd = "Action::\"read\"", *tk = "Ticket::\"1\"";
+    /* Suspended agent. */
+    char *t1 = delegate(r, "Human::\"alice\"", "Agent::\"helper\"", rd, "Ticket", NULL, 0);
+    expect(decide(r, t1, rd, tk), true, 0, 0, "helper before");
+    assert_int_equal(mandate_registry_set_status(r, "Agent::\"helper\"", MANDATE_STATUS_SUSPENDED,
+                                                 "Human::\"sec\"", &d),
+                     0);
+    expect(decide(r, t1, rd, tk), false, MANDATE_CHECK_TOKEN, MANDATE_TOKEN_SUBJECT_INACTIVE,
+           "suspended agent");
+    mandate_agent_request rq = {.token = t1,
+                                .principal = "Agent::\"helper\"",
+                                .action = rd,
+                                .resource = tk,
+                                .now = NOW + 10};
+    mandate_agent_result *res;
+    assert_int_equal(mandate_agent_authorize(r, &rq, &res, &d), 0);
+    expect(res, false, MANDATE_CHECK_AGENT, 0, "suspended agent named");
+    assert_int_equal(mandate_registry_set_status(r, "helper", MANDATE_STATUS_ACTIVE, "sec", &d),
+                     MANDATE_EINVAL); /* a plain id needs a kind */
+    assert_int_equal(mandate_registry_set_status(r, "Agent::\"helper\"", MANDATE_STATUS_ACTIVE,
+                                                 "Human::\"sec\"", &d),
+                     0);
+    expect(decide(r, t1, rd, tk), true, 0, 0, "resumed agent");
+    /* Retired agent. */
+    char *tl = delegate(r, "Human::\"dave\"", "Agent::\"lone\"", rd, "Ticket", NULL, 0);
+    assert_int_equal(mandate_registry_set_status(r, "Agent::\"lone\"", MANDATE_STATUS_DEPARTED,
+                                                 "Human::\"sec\"", &d),
+                     0);
+    expect(decide(r, tl, rd, tk), false, MANDATE_CHECK_TOKEN, MANDATE_TOKEN_SUBJECT_INACTIVE,
+           "retired agent");
+    /* Suspended delegator: bob delegates to drafter (owned by alice). */
+    char *t2 = delegate(r, "Human::\"bob\"", "Agent::\"drafter\"", rd, "Ticket", NULL, 0);
+    expect(decide(r, t2, rd, tk), true, 0, 0, "bob's delegation before");
+    assert_int_equal(mandate_registry_set_status(r, "Human::\"bob\"", MANDATE_STATUS_SUSPENDED,
+                                                 "Human::\"sec\"", &d),
+                     0);
+    expect(decide(r, t2, rd, tk), false, MANDATE_CHECK_TOKEN, MANDATE_TOKEN_DELEGATOR_INACTIVE,
+           "suspended delegator");
+    /* Departed owner: bobbot's owner bob departs; alice's delegation to bobbot stops. */
+    assert_int_equal(mandate_registry_set_status(r, "Human::\"bob\"", MANDATE_STATUS_ACTIVE,
+                                                 "Human::\"sec\"", &d),
+                     0);
+    char *t3 = delegate(r, "Human::\"alice\"", "Agent::\"bobbot\"", rd, "Ticket", NULL, 0);
+    expect(decide(r, t3, rd, tk), true, 0, 0, "bobbot before");
+    assert_int_equal(mandate_registry_set_status(r, "Human::\"bob\"", MANDATE_STATUS_DEPARTED,
+                                                 "Human::\"hr\"", &d),
+                     0);
+    expect(decide(r, t3, rd, tk), false, MANDATE_CHECK_TOKEN, MANDATE_TOKEN_OWNER_INACTIVE,
+           "departed owner");
+    /* A departed delegator cannot delegate. */
+    char *none = NULL;
+    const char *acts[] = {rd}, *ress[] = {"Ticket"};
+    mandate_delegation dl = {.subject = "Agent::\"drafter\"",
+                             .delegator = "Human::\"bob\"",
+                             .task = "t",
+                             .actions = acts,
+                             .n_actions = 1,
+                             .resources = ress,
+                             .n_resources = 1,
+                             .max_uses = 1,
+                             .now = NOW};
+    mandate_token_error te;
+    assert_int_equal(mandate_registry_delegate(r, &dl, "x", &none, &te, &d), MANDATE_EDENIED);
+    assert_int_equal(te.reason, MANDATE_TOKEN_DELEGATOR_INACTIVE);
+    assert_null(none);
+    /* Revoked token, by jti through the store. */
+    char *t4 = delegate(r, "Human::\"alice\"", "Agent::\"drafter\"", rd, "Ticket", NULL, 0);
+    expect(decide(r, t4, rd, tk), true, 0, 0, "before revocation");
+    assert_int_equal(mandate_registry_revoke(r, t4, "Human::\"sec\"", "leaked", &d), 0);
+    assert_int_equal(mandate_registry_revoke(r, t4, "Human::\"sec\"", "again", &d), 0);
+    expect(decide(r, t4, rd, tk), false, MANDATE_CHECK_TOKEN, MANDATE_TOKEN_REVOKED, "revoked");
+    /* Revoked parent: alice -> drafter -> helper; revoke the root, the child stops. */
+    const char *acts2[] = {rd, "Action::\"draft\""};
+    mandate_delegation root = {.subject = "Agent::\"drafter\"",
+                               .delegator = "Human::\"alice\"",
+                               .task = "t",
+                               .actions = acts2,
+                               .n_actions = 2,
+                               .resources = ress,
+                               .n_resources = 1,
+                               .max_uses = 10,
+                               .now = NOW};
+    char *pt = NULL, *ct = NULL;
+    assert_int_equal(mandate_registry_delegate(r, &root, "a", &pt, &te, &d), 0);
+    mandate_delegation child = {.subject = "Agent::\"helper\"",
+                                .task = "t2",
+                                .actions = acts,
+                                .n_actions = 1,
+                                .resources = ress,
+                                .n_resources = 1,
+                                .max_uses = 3,
+                                .now = NOW};
+    if (mandate_registry_redelegate(r, pt, NULL, 0, &child, "a", &ct, &te, &d))
+        fail_msg("redelegate: %s", d.message);
+    const char *par[] = {pt};
+    expect(decide_p(r, ct, par, 1, rd, tk, NULL), true, 0, 0, "child before");
+    /* Widening a re-delegation is refused. */
+    char *wide = NULL;
+    child.actions = acts2;
+    child.n_actions = 2;
+    child.subject = "Agent::\"helper\"";
+    const char *acts3[] = {rd, "Action::\"send\""};
+    child.actions = acts3;
+    assert_int_not_equal(mandate_registry_redelegate(r, pt, NULL, 0, &child, "a", &wide, &te, &d),
+                         0);
+    assert_int_equal(te.reason, MANDATE_TOKEN_SCOPE_WIDENED);
+    assert_int_equal(mandate_registry_revoke(r, pt, "Human::\"sec\"", "root revoked", &d), 0);
+    expect(decide_p(r, ct, par, 1, rd, tk, NULL), false, MANDATE_CHECK_TOKEN,
+           MANDATE_TOKEN_PARENT_REVOKED, "revoked parent");
+    /* Use limit through the store, surviving a reopen. */
+    char *t5 = delegate(r, "Human::\"alice\"", "Agent::\"drafter\"", rd, "Ticket", NULL, 2);
+    expect(decide(r, t5, rd, tk), true, 0, 0, "use 1");
+    expect(decide(r, t5, rd, tk), true, 0, 0, "use 2");
+    expect(decide(r, t5, rd, tk), false, MANDATE_CHECK_TOKEN, MANDATE_TOKEN_USES_EXHAUSTED,
+           "use 3");
+    char *t6 = delegate(r, "Human::\"alice\"", "Agent::\"drafter\"", rd, "Ticket", NULL, 1);
+    expect(decide(r, t6, rd, tk), true, 0, 0, "t6 use 1");
+    mandate_registry_close(r);
+    open_registry(f);
+    r = f->r;
+    assert_int_equal(mandate_registry_set_policies(r, policies, strlen(policies), &d), 0);
+    assert_int_equal(mandate_registry_set_entities(r, user_entities, strlen(user_entities), &d), 0);
+    expect(decide(r, t6, rd, tk), false, MANDATE_CHECK_TOKEN, MANDATE_TOKEN_USES_EXHAUSTED,
+           "use limit after reopen");
+    expect(decide(r, t4, rd, tk), false, MANDATE_CHECK_TOKEN, MANDATE_TOKEN_REVOKED,
+           "revocation after reopen");
+    free(t1);
+    free(tl);
+    free(t2);
+    free(t3);
+    free(t4);
+    free(t5);
+    free(t6);
+    free(pt);
+    free(ct);
+}
+
+/* Acceptance 2: an agent whose own policies allow (agents-broad) is denied because its delegator
+ * may not, or because the action is outside the delegation's scope. */
+static void test_escalation(void **state)
+{
+    fx *f = *state;
+    mandate_registry *r = f->r;
+    const char *A = "Human::\"alice\"", *DR = "Agent::\"drafter\"";
+    struct {
+        const char *from, *to, *d_action, *d_resource, *action, *resource;
+        int check;
+        const char *what;
+    } cases[] = {
+        {"Human::\"bob\"", DR, "Action::\"send\"", "Ticket", "Action::\"send\"", "Ticket::\"1\"",
+         MANDATE_CHECK_DELEGATOR, "1 bob is not a lead: cannot send"},
+        {"Human::\"bob\"", DR, "Action::\"refund\"", "Ticket", "Action::\"refund\"",
+         "Ticket::\"1\"", MANDATE_CHECK_DELEGATOR, "2 bob is not in finance: cannot refund"},
+        {"Human::\"dave\"", DR, "Action::\"read\"", "Ticket", "Action::\"read\"", "Ticket::\"1\"",
+         MANDATE_CHECK_DELEGATOR, "3 dave has no group: cannot read"},
+        {A, DR, "Action::\"edit\"", "Doc::\"bob-1\"", "Action::\"edit\"", "Doc::\"bob-1\"",
+         MANDATE_CHECK_DELEGATOR, "4 alice does not own bob's doc"},
+        {A, DR, "Action::\"read\"", "Ticket::\"1\"", "Action::\"read\"", "Ticket::\"2\"",
+         MANDATE_CHECK_SCOPE, "5 resource outside the delegated uid"},
+        {A, DR, "Action::\"read\"", "Ticket", "Action::\"draft\"", "Ticket::\"1\"",
+         MANDATE_CHECK_SCOPE, "6 action outside the delegated actions"},
+        {A, DR, "Action::\"edit\"", "Doc::\"alice-1\"", "Action::\"edit\"", "Doc::\"alice-2\"",
+         MANDATE_CHECK_SCOPE, "7 alice may edit both docs, delegated one"},
+        {"Human::\"carol\"", DR, "Action::\"refund\"", "Ticket", "Action::\"send\"",
+         "Ticket::\"1\"", MANDATE_CHECK_DELEGATOR, "9 carol may refund, not send"},
+        {"Human::\"erin\"", DR, "Action::\"send\"", "Ticket", "Action::\"send\"", "Ticket::\"1\"",
+         MANDATE_CHECK_DELEGATOR, "10 erin is a lead but a contractor (user entity): forbid"},
+        {A, DR, "Action::\"read\"", "Doc", "Action::\"read\"", "Ticket::\"1\"", MANDATE_CHECK_SCOPE,
+         "11 resource type outside the delegated types"},
+    };
+    for (size_t i = 0; i < MD_ARRAY_LEN(cases); i++) {
+        char *t = delegate(r, cases[i].from, cases[i].to, cases[i].d_action, cases[i].d_resource,
+                           NULL, 0);
+        expect(decide(r, t, cases[i].action, cases[i].resource), false, cases[i].check, 0,
+               cases[i].what);
+        free(t);
+    }
+    /* 8: re-delegation narrows: drafter got read+draft, gave helper read; helper drafts. */
+    const char *acts2[] = {"Action::\"read\"", "Action::\"draft\""}, *acts[] = {"Action::\"read\""},
+               *ress[] = {"Ticket"};
+    mandate_delegation root = {.subject = DR,
+                               .delegator = A,
+                               .task = "t",
+                               .actions = acts2,
+                               .n_actions = 2,
+                               .resources = ress,
+                               .n_resources = 1,
+                               .max_uses = 10,
+                               .now = NOW};
+    mandate_delegation child = {.subject = "Agent::\"helper\"",
+                                .task = "t2",
+                                .actions = acts,
+                                .n_actions = 1,
+                                .resources = ress,
+                                .n_resources = 1,
+                                .max_uses = 3,
+                                .now = NOW};
+    char *pt = NULL, *ct = NULL;
+    mandate_token_error te;
+    mandate_diag d;
+    assert_int_equal(mandate_registry_delegate(r, &root, "a", &pt, &te, &d), 0);
+    assert_int_equal(mandate_registry_redelegate(r, pt, NULL, 0, &child, "a", &ct, &te, &d), 0);
+    const char *par[] = {pt};
+    expect(decide_p(r, ct, par, 1, "Action::\"draft\"", "Ticket::\"1\"", NULL), false,
+           MANDATE_CHECK_SCOPE, 0, "8 sub-agent outside its narrowed scope");
+    expect(decide_p(r, ct, par, 1, "Action::\"read\"", "Ticket::\"1\"", NULL), true, 0, 0,
+           "8 control: inside the narrowed scope");
+    expect(decide_p(r, pt, NULL, 0, "Action::\"draft\"", "Ticket::\"1\"", NULL), true, 0, 0,
+           "8 control: the parent may draft");
+    free(pt);
+    free(ct);
+}
+
+/* Acceptance 3: the kill switch. */
+static void test_kill_switch(void **state)
+{
+    fx *f = *state;
+    mandate_registry *r = f->r;
+    mandate_diag d;
+    const char *rd = "Action::\"read\"", *tk = "Ticket::\"1\"";
+    const char *agents[] = {"Agent::\"drafter\"", "Agent::\"helper\"", "Agent::\"bobbot\""};
+    char *toks[3];
+    for (int i = 0; i < 3; i++)
+        toks[i] = delegate(r, "Human::\"alice\"", agents[i], rd, "Ticket",
+                           i == 0 ? "Workflow::\"support-reply\"" : NULL, 0);
+    for (int i = 0; i < 3; i++)
+        expect(decide(r, toks[i], rd, tk), true, 0, 0, "before");
+    /* Suspend one agent: only it stops. */
+    assert_int_equal(
+        mandate_registry_set_status(r, agents[1], MANDATE_STATUS_SUSPENDED, "Human::\"sec\"", &d),
+        0);
+    expect(decide(r, toks[1], rd, tk), false, MANDATE_CHECK_TOKEN, 0, "suspended helper");
+    expect(decide(r, toks[0], rd, tk), true, 0, 0, "drafter unaffected");
+    expect(decide(r, toks[2], rd, tk), true, 0, 0, "bobbot unaffected");
+    assert_int_equal(
+        mandate_registry_set_status(r, agents[1], MANDATE_STATUS_ACTIVE, "Human::\"sec\"", &d), 0);
+    /* Suspend the human: every agent she owns or delegated to stops. */
+    assert_int_equal(mandate_registry_set_status(r, "Human::\"alice\"", MANDATE_STATUS_SUSPENDED,
+                                                 "Human::\"sec\"", &d),
+                     0);
+    for (int i = 0; i < 3; i++)
+        expect(decide(r, toks[i], rd, tk), false, MANDATE_CHECK_TOKEN, 0, "alice suspended");
+    assert_int_equal(mandate_registry_set_status(r, "Human::\"alice\"", MANDATE_STATUS_ACTIVE,
+                                                 "Human::\"sec\"", &d),
+                     0);
+    expect(decide(r, toks[0], rd, tk), true, 0, 0, "alice resumed");
+    /* Suspend the workflow: the agent working in it stops. */
+    assert_int_equal(mandate_registry_set_status(r, "Workflow::\"support-reply\"",
+                                                 MANDATE_STATUS_SUSPENDED, "Human::\"sec\"", &d),
+                     0);
+    expect(decide(r, toks[0], rd, tk), false, MANDATE_CHECK_WORKFLOW, 0, "workflow suspended");
+    expect(decide(r, toks[2], rd, tk), true, 0, 0, "outside the workflow");
+    assert_int_equal(mandate_registry_set_status(r, "Workflow::\"support-reply\"",
+                                                 MANDATE_STATUS_ACTIVE, "Human::\"sec\"", &d),
+                     0);
+    /* Global freeze. */
+    assert_int_equal(mandate_registry_freeze(r, true, "Human::\"ciso\"", &d), 0);
+    assert_true(mandate_registry_frozen(r));
+    for (int i = 0; i < 3; i++)
+        expect(decide(r, toks[i], rd, tk), false, MANDATE_CHECK_FROZEN, 0, "frozen");
+    assert_int_equal(mandate_registry_freeze(r, false, "Human::\"ciso\"", &d), 0);
+    for (int i = 0; i < 3; i++)
+        expect(decide(r, toks[i], rd, tk), true, 0, 0, "unfrozen");
+    /* Every change is a ledger entry naming who did it. */
+    char db[128];
+    snprintf(db, sizeof db, "%s/mandate.db", f->dir);
+    mandate_ledger *l = NULL;
+    mandate_ledger_opts lo = {.db_path = db};
+    assert_int_equal(mandate_ledger_open(&l, &lo, &d), 0);
+    uint64_t n = mandate_ledger_size(l);
+    int ciso = 0, sec = 0, decisions = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        char *j = NULL;
+        assert_int_equal(mandate_ledger_get(l, i, &j, &d), 0);
+        if (strstr(j, "\"type\":\"registry\"") && strstr(j, "ciso"))
+            ciso++;
+        if (strstr(j, "\"type\":\"registry\"") && strstr(j, "\"op\":\"suspend\"") &&
+            strstr(j, "sec"))
+            sec++;
+        if (strstr(j, "\"type\":\"decision\""))
+            decisions++;
+        free(j);
+    }
+    mandate_ledger_close(l);
+    assert_int_equal(ciso, 2);
+    assert_int_equal(sec, 3);
+    assert_int_equal(decisions, 3 + 3 + 3 + 1 + 2 + 3 + 3);
+    for (int i = 0; i < 3; i++)
+        free(toks[i]);
+}
+
+/* The kill switch under concurrency: threads decide in a loop (without the ledger, to go fast);
+ * every decision that starts after mandate_registry_set_status returned is a deny. */
+typedef struct race {
+    mandate_registry *r;
+    const char *tok;
+    atomic_int phase; /* 0 running, 1 suspended (set after the call returned), 2 stop */
+    atomic_int bad, after;
+} race;
+
+static void *racer(void *arg)
+{
+    race *x = arg;
+    while (atomic_load(&x->phase) != 2) {
+        int ph = atomic_load(&x->phase);
+        mandate_agent_request rq = {.token = x->tok,
+                                    .action = "Action::\"read\"",
+                                    .resource = "Ticket::\"1\"",
+                                    .now = NOW + 10};
+        mandate_agent_result *res = NULL;
+        if (md_agent_decide(x->r, &rq, &res) || !res) {
+            atomic_fetch_add(&x->bad, 1);
+            continue;
+        }
+        if (ph == 1) {
+            atomic_fetch_add(&x->after, 1);
+            if (mandate_agent_result_allowed(res))
+                atomic_fetch_add(&x->bad, 1);
+        }
+        mandate_agent_result_free(res);
+    }
+    return NULL;
+}
+
+static void test_kill_switch_concurrent(void **state)
+{
+    fx *f = *state;
+    char *t = delegate(f->r, "Human::\"alice\"", "Agent::\"drafter\"", "Action::\"read\"", "Ticket",
+                       NULL, 1000000);
+    race x = {.r = f->r, .tok = t};
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, racer, &x), 0);
+    usleep(20000);
+    mandate_diag d;
+    assert_int_equal(mandate_registry_set_status(f->r, "Agent::\"drafter\"",
+                                                 MANDATE_STATUS_SUSPENDED, "Human::\"sec\"", &d),
+                     0);
+    atomic_store(&x.phase, 1);
+    usleep(20000);
+    atomic_store(&x.phase, 2);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&x.bad), 0);
+    assert_true(atomic_load(&x.after) > 0);
+    free(t);
+}
+
+static void test_usage_counters_and_strict_forbid(void **state)
+{
+    fx *f = *state;
+    mandate_registry *r = f->r;
+    char *t = delegate(r, "Human::\"alice\"", "Agent::\"drafter\"", "Action::\"export\"", "Ticket",
+                       NULL, 0);
+    expect(decide(r, t, "Action::\"export\"", "Ticket::\"1\""), true, 0, 0, "export 1");
+    expect(decide(r, t, "Action::\"export\"", "Ticket::\"2\""), true, 0, 0, "export 2");
+    mandate_agent_result *res = decide(r, t, "Action::\"export\"", "Ticket::\"3\"");
+    assert_int_equal(mandate_agent_result_policy_count(res), 1);
+    assert_string_equal(mandate_agent_result_policy(res, 0), "policy6");
+    expect(res, false, MANDATE_CHECK_POLICY, 0, "export 3: usage.hour >= 2");
+    free(t);
+    /* An erroring forbid denies on the agent path (Cedar alone would allow). */
+    t = delegate(r, "Human::\"alice\"", "Agent::\"drafter\"", "Action::\"probe\"", "Ticket", NULL,
+                 0);
+    res = decide(r, t, "Action::\"probe\"", "Ticket::\"1\"");
+    assert_int_equal(mandate_agent_result_error_count(res), 1);
+    assert_non_null(strstr(mandate_agent_result_reason(res), "erroring forbid"));
+    expect(res, false, MANDATE_CHECK_POLICY, 0, "erroring forbid");
+    res = decide_p(r, t, NULL, 0, "Action::\"probe\"", "Ticket::\"1\"", "{\"nosuch\":2}");
+    expect(res, true, 0, 0, "forbid evaluates without error");
+    free(t);
+}
+
+static void test_registry_model(void **state)
+{
+    fx *f = *state;
+    mandate_registry *r = f->r;
+    mandate_diag d;
+    /* Ownership is required and must name a registered human. */
+    mandate_principal p = {.kind = MANDATE_KIND_AGENT, .id = "orphan"};
+    assert_int_equal(mandate_registry_add(r, &p, "x", &d), MANDATE_EINVAL);
+    p.owner = "nobody";
+    assert_int_equal(mandate_registry_add(r, &p, "x", &d), MANDATE_ENOTFOUND);
+    assert_non_null(strstr(d.message, "Human::\"nobody\""));
+    p.owner = "Agent::\"drafter\"";
+    assert_int_equal(mandate_registry_add(r, &p, "x", &d), MANDATE_EINVAL);
+    p.owner = "alice";
+    assert_int_equal(mandate_registry_add(r, &p, "x", &d), 0);
+    assert_int_equal(mandate_registry_add(r, &p, "x", &d), MANDATE_EEXIST);
+    uint64_t v = mandate_registry_version(r);
+    mandate_principal w = {.kind = MANDATE_KIND_WORKFLOW, .id = "wf2"};
+    assert_int_equal(mandate_registry_add(r, &w, "x", &d), MANDATE_EINVAL); /* no owner */
+    assert_int_equal(mandate_registry_version(r), v);
+    char *j = NULL;
+    assert_int_equal(mandate_registry_show(r, "Agent::\"drafter\"", &j, &d), 0);
+    assert_non_null(strstr(j, "\"owner\":\"Human::\\\"alice\\\"\""));
+    assert_non_null(strstr(j, "\"status\":\"active\""));
+    free(j);
+    assert_int_equal(mandate_registry_list(r, MANDATE_KIND_HUMAN, &j, &d), 0);
+    assert_non_null(strstr(j, "Human::\\\"erin\\\""));
+    assert_null(strstr(j, "Agent::"));
+    free(j);
+    assert_int_equal(mandate_registry_entities_json(r, &j, &d), 0);
+    assert_non_null(strstr(j, "\"impacts\":[\"customer\"]"));
+    free(j);
+    assert_int_equal(mandate_registry_show(r, "Agent::\"nope\"", &j, &d), MANDATE_ENOTFOUND);
+    /* Bad policies leave the snapshot as it was. */
+    assert_int_not_equal(mandate_registry_set_policies(r, "permit(", 7, &d), 0);
+    char *t = delegate(r, "Human::\"alice\"", "Agent::\"drafter\"", "Action::\"read\"", "Ticket",
+                       NULL, 0);
+    expect(decide(r, t, "Action::\"read\"", "Ticket::\"1\""), true, 0, 0, "policies kept");
+    free(t);
+    assert_int_equal(mandate_registry_jwks(r, &j, &d), 0);
+    assert_non_null(strstr(j, "\"kty\":\"OKP\""));
+    free(j);
+    /* A second handle on the same directory sees changes made by the first. The ledger has one
+     * writer at a time, so the second handle decides without appending (md_agent_decide). */
+    mandate_registry *r2 = NULL;
+    mandate_registry_opts o = {.data_dir = f->dir};
+    assert_int_equal(mandate_registry_open(&r2, &o, &d), 0);
+    assert_int_equal(mandate_registry_set_policies(r2, policies, strlen(policies), &d), 0);
+    t = delegate(r, "Human::\"alice\"", "Agent::\"drafter\"", "Action::\"read\"", "Ticket", NULL,
+                 0);
+    mandate_agent_request rq = {
+        .token = t, .action = "Action::\"read\"", .resource = "Ticket::\"1\"", .now = NOW + 10};
+    mandate_agent_result *res = NULL;
+    assert_int_equal(md_agent_decide(r2, &rq, &res), 0);
+    expect(res, true, 0, 0, "second handle");
+    if (mandate_registry_set_status(r, "Agent::\"drafter\"", MANDATE_STATUS_SUSPENDED,
+                                    "Human::\"sec\"", &d))
+        fail_msg("suspend through the first handle: %s", d.message);
+    assert_int_equal(md_agent_decide(r2, &rq, &res), 0);
+    expect(res, false, MANDATE_CHECK_TOKEN, MANDATE_TOKEN_SUBJECT_INACTIVE,
+           "second handle sees the suspension");
+    free(t);
+    mandate_registry_close(r2);
+    mandate_registry_opts bad = {.data_dir = "/nonexistent/x"};
+    assert_int_equal(mandate_registry_open(&r2, &bad, &d), MANDATE_ENOTFOUND);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_positive_controls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_tokens_registry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_escalation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kill_switch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kill_switch_concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_usage_counters_and_strict_forbid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_registry_model, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
