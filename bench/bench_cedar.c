@@ -118,8 +118,15 @@ static int rcmp(const void *a, const void *b)
     return dcmp(a, b);
 }
 
-/* Runs the passes; returns medians; records the last pass's responses. */
-static result run(const jobs *js, int runs, size_t warmup, md_response *last, md_arena **arenas)
+/* What the last pass decided, kept to compare with the reference engine. */
+typedef struct decision {
+    bool allow;
+    size_t n_reasons;
+    const md_policy **reasons; /* malloc'd */
+} decision;
+
+/* Runs the passes; returns medians; records the last pass's decisions when last != NULL. */
+static result run(const jobs *js, int runs, size_t warmup, decision *last)
 {
     md_arena *scratch = md_arena_new();
     md_response r;
@@ -134,13 +141,18 @@ static result run(const jobs *js, int runs, size_t warmup, md_response *last, md
         double c0 = cpu_us(), t0 = now_ns();
         for (size_t i = 0; i < js->n; i++) {
             const job *j = &js->v[i];
-            md_arena *a = (k == runs - 1 && last) ? arenas[i] : scratch;
             double s = now_ns();
-            if (a == scratch)
-                md_arena_reset(scratch);
-            if (md_authorize(a, j->ps, &j->req, j->es, (k == runs - 1 && last) ? &last[i] : &r))
+            md_arena_reset(scratch);
+            if (md_authorize(scratch, j->ps, &j->req, j->es, &r))
                 die("authorize failed", NULL);
             lat[i] = now_ns() - s;
+            if (k == runs - 1 && last) {
+                last[i].allow = r.allow;
+                last[i].n_reasons = r.n_reasons;
+                last[i].reasons = malloc((r.n_reasons + 1) * sizeof *r.reasons);
+                if (r.n_reasons)
+                    memcpy(last[i].reasons, r.reasons, r.n_reasons * sizeof *r.reasons);
+            }
         }
         double wall = now_ns() - t0;
         cpu[k] = (cpu_us() - c0) / (double)js->n;
@@ -218,11 +230,8 @@ static int workload(const char *dir, const char *pfile, int runs, size_t warmup)
         json_decref(rq);
         push(&js, j);
     }
-    md_response *last = calloc(js.n, sizeof *last);
-    md_arena **arenas = calloc(js.n, sizeof *arenas);
-    for (size_t i = 0; i < js.n; i++)
-        arenas[i] = md_arena_new();
-    result r = run(&js, runs, warmup, last, arenas);
+    decision *last = calloc(js.n, sizeof *last);
+    result r = run(&js, runs, warmup, last);
 
     /* Compare with the reference engine's decisions and reasons (by @id). */
     size_t dec_ok = 0, rea_ok = 0, checked = 0, allow = 0;
@@ -264,8 +273,7 @@ static int workload(const char *dir, const char *pfile, int runs, size_t warmup)
         (double)md_arena_used(ea) / (double)(n_ent ? n_ent : 1),
         (double)(rss1 - rss0) * 1024.0 / (double)(n_ent ? n_ent : 1), checked, dec_ok, rea_ok);
     for (size_t i = 0; i < js.n; i++)
-        md_arena_free(arenas[i]);
-    free(arenas);
+        free(last[i].reasons);
     free(last);
     free(js.v);
     md_arena_free(ra);
@@ -341,7 +349,7 @@ static int conformance(const char *root, int runs)
             free(texts[k]);
     }
     closedir(dh);
-    result r = run(&js, runs, js.n < 3000 ? js.n : 3000, NULL, NULL);
+    result r = run(&js, runs, js.n < 3000 ? js.n : 3000, NULL);
     printf("{\"engine\":\"mandate\",\"workload\":\"cedar conformance corpus\",\"tests\":%zu,"
            "\"tests_not_loaded\":%zu,\"requests\":%zu,\"runs\":%d,\"dps_median\":%.0f,"
            "\"p50_us_median\":%.3f,\"p99_us_median\":%.3f,\"cpu_us_per_decision_median\":%.3f}\n",

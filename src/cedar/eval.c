@@ -187,6 +187,8 @@ void md_eval_cache_init(md_eval_cache *c, const md_request *req, const md_entiti
     c->es = es;
     c->done = 0;
     c->ent[0] = c->ent[1] = c->ent[2] = NULL;
+    c->memo_next = 0;
+    memset(c->memo_uid, 0, sizeof c->memo_uid);
 }
 
 static const md_entity *cached(md_eval_cache *k, unsigned i, const md_euid *u)
@@ -215,7 +217,14 @@ static const md_entity *lookup(md_eval_cache *k, const md_euid *u)
         return cached(k, 2, u);
     if (same_uid_ptrs(u, &k->req->action))
         return cached(k, 1, u);
-    return md_entities_find(k->es, u);
+    for (unsigned i = 0; i < MD_ARRAY_LEN(k->memo_uid); i++)
+        if (k->memo_uid[i].id.ptr && same_uid_ptrs(u, &k->memo_uid[i]))
+            return k->memo_ent[i];
+    const md_entity *e = md_entities_find(k->es, u);
+    unsigned slot = k->memo_next++ % MD_ARRAY_LEN(k->memo_uid);
+    k->memo_uid[slot] = *u;
+    k->memo_ent[slot] = e;
+    return e;
 }
 
 /* Cedar `in` on uids (as md_entities_in): a == b, or b is among a's ancestors. */

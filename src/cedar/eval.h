@@ -20,6 +20,11 @@ typedef struct md_eval_cache {
     const md_entities *es;
     unsigned done;           /* bit i: ent[i] was looked up */
     const md_entity *ent[3]; /* principal, action, resource; NULL when not in the store */
+    /* Other uids seen during this request (by the identity of their strings: attribute values
+     * such as principal.owner are the same borrowed strings every time they are read). */
+    unsigned memo_next;
+    md_euid memo_uid[4];
+    const md_entity *memo_ent[4];
 } md_eval_cache;
 
 /* Prepares a cache for one request against one store (es may be NULL: an empty store). */

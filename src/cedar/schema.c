@@ -691,7 +691,7 @@ static int parse_annotations(parser *p)
     int rc;
     while (peek(p)->kind == T_AT) {
         next(p);
-        tok key;
+        tok key = {0};
         if ((rc = expect(p, T_IDENT, "an annotation name after '@'", &key)))
             return rc;
         if (peek(p)->kind == T_LPAREN) {
