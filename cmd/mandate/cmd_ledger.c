@@ -16,9 +16,10 @@ static const char ledger_help[] =
     "  append --type TYPE [--time MS] (JSON | --file FILE | -)\n"
     "                 append one entry; prints {\"index\":N} once it is durable.\n"
     "                 TYPE: decision approval outcome delegation revocation registry policy note\n"
-    "  append --stress THREADS [--count N]\n"
-    "                 append generated note entries from THREADS threads (N each, 0 = forever);\n"
-    "                 prints 'ack INDEX WRITER SEQ' for each acknowledged append (crash tests)\n"
+    "  append --stress THREADS [--count N] [--inflight K]\n"
+    "                 append generated note entries from THREADS threads (N each, 0 = forever),\n"
+    "                 each keeping K appends in flight (submit/wait; default 1); prints\n"
+    "                 'ack INDEX WRITER SEQ' for each acknowledged append (crash tests)\n"
     "  get INDEX [--count N]      print entries as JSON lines\n"
     "  checkpoint [--latest]      sign a checkpoint for the current size (or print the latest)\n"
     "  prove INDEX [--size N]     inclusion proof of entry INDEX in the tree of N entries\n"
@@ -36,7 +37,7 @@ static const char ledger_help[] =
 
 typedef struct largs {
     const char *data, *db, *key, *key_file, *type, *file, *time, *size, *count, *stress;
-    const char *consistency, *check, *cp_every;
+    const char *consistency, *check, *cp_every, *inflight;
     int latest;
     const char *pos[4];
     int npos;
@@ -159,31 +160,50 @@ static char *read_all(const char *path, size_t max, size_t *len)
     return buf;
 }
 
+#define STRESS_MAX_INFLIGHT 1024
+
 typedef struct stress_ctx {
     mandate_ledger *l;
     int writer;
-    uint64_t count;
+    uint64_t count, inflight;
     int rc;
     mandate_diag d;
 } stress_ctx;
 
+static int ack_line(stress_ctx *c, uint64_t idx, uint64_t seq)
+{
+    char line[128];
+    int ll = snprintf(line, sizeof line, "ack %" PRIu64 " %d %" PRIu64 "\n", idx, c->writer, seq);
+    if (write(STDOUT_FILENO, line, (size_t)ll) != ll) {
+        c->rc = MANDATE_EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/* Appends with `inflight` submissions outstanding; an ack line is printed only once the
+ * entry's wait returned 0 (it is durable). */
 static void *stress_main(void *arg)
 {
     stress_ctx *c = arg;
+    uint64_t ticket[STRESS_MAX_INFLIGHT], done = 0;
     for (uint64_t seq = 0; c->count == 0 || seq < c->count; seq++) {
-        char body[96], line[128];
+        if (seq - done == c->inflight) {
+            uint64_t t = ticket[done % c->inflight];
+            if ((c->rc = mandate_ledger_wait(c->l, t, &c->d)) != 0 || ack_line(c, t, done) != 0)
+                return NULL;
+            done++;
+        }
+        char body[96];
         int bl = snprintf(body, sizeof body, "{\"seq\":%" PRIu64 ",\"writer\":%d}", seq, c->writer);
         mandate_ledger_entry e = {MANDATE_ENTRY_NOTE, 0, body, (size_t)bl};
-        uint64_t idx;
-        c->rc = mandate_ledger_append(c->l, &e, &idx, &c->d);
-        if (c->rc)
+        if ((c->rc = mandate_ledger_submit(c->l, &e, &ticket[seq % c->inflight], &c->d)) != 0)
             return NULL;
-        int ll =
-            snprintf(line, sizeof line, "ack %" PRIu64 " %d %" PRIu64 "\n", idx, c->writer, seq);
-        if (write(STDOUT_FILENO, line, (size_t)ll) != ll) {
-            c->rc = MANDATE_EIO;
+    }
+    for (; done < c->count; done++) {
+        uint64_t t = ticket[done % c->inflight];
+        if ((c->rc = mandate_ledger_wait(c->l, t, &c->d)) != 0 || ack_line(c, t, done) != 0)
             return NULL;
-        }
     }
     return NULL;
 }
@@ -192,10 +212,17 @@ static int do_stress(mandate_ledger *l, const largs *a)
 {
     uint64_t threads, count = 0;
     int rc = need_u64("append", "--stress", a->stress, &threads);
+    uint64_t inflight = 1;
     if (rc == 0 && a->count)
         rc = need_u64("append", "--count", a->count, &count);
+    if (rc == 0 && a->inflight)
+        rc = need_u64("append", "--inflight", a->inflight, &inflight);
     if (rc)
         return rc;
+    if (inflight == 0 || inflight > STRESS_MAX_INFLIGHT) {
+        fprintf(stderr, "mandate ledger append: --inflight takes 1 to %d\n", STRESS_MAX_INFLIGHT);
+        return EXIT_USAGE;
+    }
     if (threads == 0 || threads > 256) {
         fprintf(stderr, "mandate ledger append: --stress takes 1 to 256 threads\n");
         return EXIT_USAGE;
@@ -211,6 +238,7 @@ static int do_stress(mandate_ledger *l, const largs *a)
         c[i].l = l;
         c[i].writer = (int)i;
         c[i].count = count;
+        c[i].inflight = inflight;
         pthread_create(&t[i], NULL, stress_main, &c[i]);
     }
     int ret = 0;
@@ -447,19 +475,13 @@ int cmd_ledger(int argc, char **argv)
         const char *flag;
         const char **dst;
     } opts[] = {
-        {"--data", &a.data},
-        {"--db", &a.db},
-        {"--key", &a.key},
-        {"--key-file", &a.key_file},
-        {"--type", &a.type},
-        {"--file", &a.file},
-        {"--time", &a.time},
-        {"--size", &a.size},
-        {"--count", &a.count},
-        {"--stress", &a.stress},
-        {"--consistency", &a.consistency},
-        {"--check", &a.check},
-        {"--checkpoint-every", &a.cp_every},
+        {"--data", &a.data},         {"--db", &a.db},
+        {"--key", &a.key},           {"--key-file", &a.key_file},
+        {"--type", &a.type},         {"--file", &a.file},
+        {"--time", &a.time},         {"--size", &a.size},
+        {"--count", &a.count},       {"--stress", &a.stress},
+        {"--inflight", &a.inflight}, {"--consistency", &a.consistency},
+        {"--check", &a.check},       {"--checkpoint-every", &a.cp_every},
     };
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i];

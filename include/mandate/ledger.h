@@ -81,6 +81,16 @@ typedef struct mandate_ledger_entry {
 int mandate_ledger_append(mandate_ledger *l, const mandate_ledger_entry *e, uint64_t *index,
                           mandate_diag *diag);
 
+/* Pipelined appends: submit queues an entry without waiting for it to be durable and gives the
+ * index it will have as *ticket; the entry is acknowledged only when mandate_ledger_wait for that
+ * ticket returns 0 (it is then durable, as are all entries with smaller tickets). A writer may keep
+ * many submissions in flight; they share group commits. Submit blocks while 65536 entries are
+ * queued. After a store failure, wait fails with MANDATE_ESTORE for every ticket not yet durable
+ * and submit fails at once. mandate_ledger_append is submit followed by wait. */
+int mandate_ledger_submit(mandate_ledger *l, const mandate_ledger_entry *e, uint64_t *ticket,
+                          mandate_diag *diag);
+int mandate_ledger_wait(mandate_ledger *l, uint64_t ticket, mandate_diag *diag);
+
 /* The entry at index as one JSON object
  * {"index":..,"type":"decision","time_ms":..,"body":{..},"leaf_hash":"<base64>"}; owned. */
 int mandate_ledger_get(mandate_ledger *l, uint64_t index, char **json_out, mandate_diag *diag);

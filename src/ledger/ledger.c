@@ -1,15 +1,18 @@
 /*
- * ledger.c: the ledger handle: open/init with key handling, group-commit appends, checkpoints
- * (on demand, every N entries, every T ms), proofs, and the offline verifier.
+ * ledger.c: the ledger handle: open/init with key handling, group-commit appends (synchronous,
+ * and pipelined with submit/wait), checkpoints (on demand, every N entries, every T ms), proofs.
  *
- * Group commit: an appender encodes and hashes its entry, queues it and waits. Whoever finds no
- * commit running becomes the leader: it takes the queue, writes entries, nodes and (when due) a
- * signed checkpoint in one transaction, commits, and only then publishes the new size and wakes
- * the batch. A failed commit sets `failed`: the handle never acknowledges again.
+ * Group commit: an appender encodes and hashes its entry, queues it (getting its index as a
+ * ticket) and, for a synchronous append, waits. The committer thread takes the queue, writes
+ * entries, nodes and (when due) a signed checkpoint in one transaction, commits, and only then
+ * publishes the new size and wakes the waiters: a ticket is acknowledged once size > ticket. A
+ * failed commit sets `failed`: the handle never acknowledges again. The committer also serves
+ * checkpoint requests and the checkpoint timer, and drains the queue at close.
  *
  * Locks: mu guards the queue and the durable state (size, frontier, failed, checkpoint state);
  * cache_lock guards the in-memory node cache; rmu guards the reader store. Order: mu, then
- * cache_lock; rmu is taken after cache_lock and never with mu.
+ * cache_lock; rmu is taken after cache_lock and never with mu. Conditions on mu: cv (waiters),
+ * ccv (the committer), qcv (submitters waiting for room in the queue).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +22,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,19 +30,16 @@
 #include "ledger/ledger_int.h"
 
 #define MAX_BATCH 8192
+#define MAX_QUEUE 65536 /* submitters wait while this many entries are queued */
+#define GATHER_US 1000
 #define DEFAULT_CP_EVERY 1024
 #define DEFAULT_CACHE_LEVEL 0
 #define KEY_FILE_MAX 4096
 
 typedef struct append_req {
-    const uint8_t *enc;
-    size_t len;
-    uint8_t leaf[MD_HASH_LEN];
-    uint64_t index;
-    int rc;
-    int done;
-    md_diag diag;
     struct append_req *next;
+    md_buf enc; /* the canonical encoding */
+    uint8_t leaf[MD_HASH_LEN];
 } append_req;
 
 typedef struct cache_level {
@@ -49,14 +50,29 @@ typedef struct cache_level {
 struct mandate_ledger {
     md_store *w, *r;
     pthread_mutex_t mu, rmu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;  /* waiters: size, failed or cp_served changed */
+    pthread_cond_t ccv; /* the committer: work arrived that no waiter is committing */
+    pthread_cond_t qcv; /* submitters: room in the queue */
+    pthread_cond_t gcv; /* a gathering leader: the queue reached `gather` */
     pthread_rwlock_t cache_lock;
-    uint64_t size;
+    uint64_t id;         /* unique per open handle (for per-thread proof caches) */
+    uint64_t size;       /* durable entries */
+    uint64_t next_index; /* the index (ticket) of the next submitted entry */
     md_merkle_frontier fr;
     int failed;
     md_diag fail;
-    int committing;
     append_req *head, *tail;
+    size_t queued;       /* entries in the queue */
+    int committing;      /* a leader (a waiter or the committer) is writing a batch */
+    size_t gather;       /* while a leader gathers: the queue length it waits for */
+    size_t last_batch;   /* entries in the last batch */
+    md_store_node *pend; /* the committer's buffers: nodes of a batch, entry pointers */
+    size_t pend_cap;
+    const void **bdata;
+    size_t *blens;
+    /* checkpoint requests: numbered; served up to cp_served (at size cp_served_size), those up
+     * to cp_failed failed */
+    uint64_t cp_want, cp_served, cp_served_size, cp_failed;
     uint64_t last_cp_size;
     int64_t last_cp_ms;
     int have_cp;
@@ -69,9 +85,8 @@ struct mandate_ledger {
     md_note_verifier verifier;
     char origin[MD_NOTE_NAME_MAX];
     char vkey[512];
-    pthread_t timer;
-    int timer_on, stopping;
-    pthread_cond_t tcv;
+    pthread_t committer;
+    int committer_on, stopping;
 };
 
 static int64_t now_ms(void)
@@ -132,28 +147,18 @@ static int node_src(void *ctx, unsigned level, uint64_t idx, uint8_t out[MD_HASH
 
 /* ---- commits ---- */
 
-typedef struct pending_node {
-    unsigned level;
-    uint64_t idx;
-    uint8_t h[MD_HASH_LEN];
-} pending_node;
-
 typedef struct batch_ctx {
     mandate_ledger *l;
     md_diag *d;
-    pending_node *nodes;
+    md_store_node *nodes; /* every node the batch completes, leaves included */
     size_t n, cap;
 } batch_ctx;
 
 static int emit_node(void *ctx, unsigned level, uint64_t idx, const uint8_t h[MD_HASH_LEN])
 {
     batch_ctx *b = ctx;
-    md_store *w = b->l->w;
-    int rc = w->ops->node_put(w, level, idx, h, b->d);
-    if (rc || level < b->l->cache_level)
-        return rc;
     if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
+        size_t cap = b->cap ? b->cap * 2 : 1024;
         void *p = realloc(b->nodes, cap * sizeof *b->nodes);
         if (!p)
             return md_diag_set(b->d, MANDATE_ENOMEM, 0, 0, "out of memory");
@@ -161,8 +166,8 @@ static int emit_node(void *ctx, unsigned level, uint64_t idx, const uint8_t h[MD
         b->cap = cap;
     }
     b->nodes[b->n].level = level;
-    b->nodes[b->n].idx = idx;
-    memcpy(b->nodes[b->n].h, h, MD_HASH_LEN);
+    b->nodes[b->n].index = idx;
+    memcpy(b->nodes[b->n].hash, h, MD_HASH_LEN);
     b->n++;
     return 0;
 }
@@ -192,16 +197,19 @@ static int write_batch(mandate_ledger *l, append_req *batch, uint64_t base, md_m
     int rc = w->ops->begin(w, d);
     if (rc)
         return rc;
-    uint64_t i = base;
-    for (append_req *r = batch; r; r = r->next, i++) {
-        if ((rc = w->ops->entry_put(w, i, r->enc, r->len, d)) != 0)
-            goto fail;
+    size_t n = 0;
+    for (append_req *r = batch; r; r = r->next, n++) {
+        l->bdata[n] = r->enc.data;
+        l->blens[n] = r->enc.len;
         if ((rc = md_merkle_frontier_push(fr, r->leaf, emit_node, b)) != 0) {
             if (!d->code)
                 md_diag_set(d, rc, 0, 0, "the ledger is full");
             goto fail;
         }
     }
+    if (n && ((rc = w->ops->entries_put(w, base, n, l->bdata, l->blens, d)) != 0 ||
+              (rc = w->ops->nodes_put(w, b->nodes, b->n, d)) != 0))
+        goto fail;
     int64_t now = now_ms();
     int due =
         fr->size > l->last_cp_size && (fr->size - l->last_cp_size >= l->cp_every ||
@@ -229,10 +237,37 @@ fail:
     return rc;
 }
 
-/* Called with mu held and no commit running; returns with mu held. */
-static int lead(mandate_ledger *l, int force_cp)
+static void free_reqs(append_req *r)
 {
-    l->committing = 1;
+    for (append_req *next; r; r = next) {
+        next = r->next;
+        md_buf_release(&r->enc);
+        free(r);
+    }
+}
+
+static void deadline_after(struct timespec *ts, int64_t us)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += (time_t)(us / 1000000);
+    ts->tv_nsec += (long)(us % 1000000) * 1000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static int timer_due(mandate_ledger *l)
+{
+    return l->cp_ms && !l->failed && l->size > l->last_cp_size &&
+           now_ms() - l->last_cp_ms >= (int64_t)l->cp_ms;
+}
+
+/* Commits up to MAX_BATCH queued entries (and a checkpoint when due or forced) as one
+ * transaction. Called by the committer with mu held; returns with mu held and the number of
+ * entries taken. */
+static size_t lead(mandate_ledger *l, int force_cp)
+{
     append_req *batch = l->head, *last = NULL;
     size_t count = 0;
     for (append_req *r = l->head; r && count < MAX_BATCH; r = r->next) {
@@ -244,68 +279,137 @@ static int lead(mandate_ledger *l, int force_cp)
         if (!l->head)
             l->tail = NULL;
         last->next = NULL;
+        l->queued -= count;
+        pthread_cond_broadcast(&l->qcv);
     } else {
         batch = NULL;
     }
-    int rc;
     if (l->failed) {
-        rc = MANDATE_ESTORE;
-    } else {
-        uint64_t base = l->size;
-        md_merkle_frontier fr = l->fr;
-        md_diag d;
-        md_diag_clear(&d);
-        batch_ctx b = {l, &d, NULL, 0, 0};
-        int cp_written = 0;
         pthread_mutex_unlock(&l->mu);
-        rc = write_batch(l, batch, base, &fr, force_cp, &cp_written, &b, &d);
+        free_reqs(batch);
         pthread_mutex_lock(&l->mu);
-        if (rc == 0) {
-            pthread_rwlock_wrlock(&l->cache_lock);
-            for (size_t i = 0; i < b.n && rc == 0; i++)
-                rc = cache_push(l, b.nodes[i].level, b.nodes[i].idx, b.nodes[i].h);
-            pthread_rwlock_unlock(&l->cache_lock);
-            if (rc)
-                md_diag_set(&d, rc, 0, 0, "cannot cache tree nodes after a commit");
-            l->size = fr.size;
-            l->fr = fr;
-            if (cp_written) {
-                l->last_cp_size = fr.size;
-                l->last_cp_ms = now_ms();
-                l->have_cp = 1;
-            }
-        }
-        if (rc) {
-            l->failed = 1;
-            l->fail = d;
-            if (!l->fail.code)
-                md_diag_set(&l->fail, MANDATE_ESTORE, 0, 0, "commit failed");
-        }
-        free(b.nodes);
-        uint64_t i = base;
-        for (append_req *r = batch; r; r = r->next, i++)
-            r->index = i;
+        return count;
     }
-    for (append_req *r = batch, *next; r; r = next) {
-        next = r->next;
-        r->rc = rc ? MANDATE_ESTORE : 0;
+    l->committing = 1;
+    uint64_t base = l->size;
+    md_merkle_frontier fr = l->fr;
+    md_diag d;
+    md_diag_clear(&d);
+    batch_ctx b = {l, &d, l->pend, 0, l->pend_cap};
+    int cp_written = 0;
+    pthread_mutex_unlock(&l->mu);
+    int rc = write_batch(l, batch, base, &fr, force_cp, &cp_written, &b, &d);
+    free_reqs(batch);
+    pthread_mutex_lock(&l->mu);
+    l->pend = b.nodes;
+    l->pend_cap = b.cap;
+    if (rc == 0) {
+        pthread_rwlock_wrlock(&l->cache_lock);
+        for (size_t i = 0; i < b.n && rc == 0; i++)
+            if (b.nodes[i].level >= l->cache_level)
+                rc = cache_push(l, b.nodes[i].level, b.nodes[i].index, b.nodes[i].hash);
+        pthread_rwlock_unlock(&l->cache_lock);
         if (rc)
-            md_diag_set(&r->diag, MANDATE_ESTORE, 0, 0,
-                        "append not acknowledged: the ledger stopped after a store failure: %s",
-                        l->fail.msg);
-        r->done = 1;
+            md_diag_set(&d, rc, 0, 0, "cannot cache tree nodes after a commit");
+        l->size = fr.size;
+        l->fr = fr;
+        if (cp_written) {
+            l->last_cp_size = fr.size;
+            l->last_cp_ms = now_ms();
+            l->have_cp = 1;
+        }
+    }
+    if (rc) {
+        l->failed = 1;
+        l->fail = d;
+        if (!l->fail.code)
+            md_diag_set(&l->fail, MANDATE_ESTORE, 0, 0, "commit failed");
     }
     l->committing = 0;
     pthread_cond_broadcast(&l->cv);
-    return rc;
+    if (l->head)
+        pthread_cond_signal(&l->ccv); /* in case no waiter leads the next batch */
+    return count;
 }
 
-MD_EXPORT int mandate_ledger_append(mandate_ledger *l, const mandate_ledger_entry *e,
-                                    uint64_t *index, mandate_diag *diag)
+/* Leads one batch and serves pending checkpoint requests (and the timer). Called with mu held
+ * and no commit running, by the committer thread or by a waiter. */
+static void lead_and_serve(mandate_ledger *l)
+{
+    /* Gather: the writers the last batch acknowledged are likely to submit again at once; wait
+     * briefly (at most GATHER_US) for as many entries as the last batch held, so that one fsync
+     * covers them all instead of a small batch followed by a large one. */
+    if (l->head && l->queued < l->last_batch && !l->stopping && l->cp_want == l->cp_served &&
+        !l->failed) {
+        struct timespec ts;
+        deadline_after(&ts, GATHER_US);
+        l->committing = 1; /* nobody else leads meanwhile */
+        l->gather = l->last_batch;
+        while (l->queued < l->gather && !l->stopping &&
+               pthread_cond_timedwait(&l->gcv, &l->mu, &ts) == 0) {
+        }
+        l->gather = 0;
+        l->committing = 0;
+    }
+    uint64_t want = l->cp_want;
+    int force = want != l->cp_served || (!l->head && timer_due(l));
+    size_t n = lead(l, force);
+    if (n)
+        l->last_batch = n;
+    if (force) {
+        l->cp_served = want;
+        l->cp_served_size = l->last_cp_size;
+        if (l->failed)
+            l->cp_failed = want;
+        pthread_cond_broadcast(&l->cv);
+    }
+}
+
+/* The committer thread: commits what is queued when no waiter does (entries submitted and not
+ * yet waited for), serves checkpoint requests and the checkpoint timer, and at close drains the
+ * queue and signs a final checkpoint. Waiters lead batches themselves (leader/follower): the
+ * thread that is already running commits, which matters on a loaded machine. */
+static void *committer_main(void *arg)
+{
+    mandate_ledger *l = arg;
+    prctl(PR_SET_NAME, "md-ledger-cmt", 0, 0, 0); /* shows in top -H and perf */
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        while (l->committing ||
+               (!l->head && l->cp_want == l->cp_served && !l->stopping && !timer_due(l))) {
+            if (!l->committing && l->cp_ms && !l->failed && l->size > l->last_cp_size) {
+                struct timespec ts;
+                int64_t left = l->last_cp_ms + (int64_t)l->cp_ms - now_ms();
+                deadline_after(&ts, (left > 0 ? left : 0) * 1000 + 1000);
+                pthread_cond_timedwait(&l->ccv, &l->mu, &ts);
+            } else {
+                pthread_cond_wait(&l->ccv, &l->mu);
+            }
+        }
+        lead_and_serve(l);
+        if (l->stopping && !l->head) {
+            if (!l->failed && l->size > l->last_cp_size)
+                lead(l, 1);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+static int stopped(mandate_ledger *l, md_diag *d)
+{
+    return md_diag_set(d, MANDATE_ESTORE, 0, 0,
+                       "append not acknowledged: the ledger stopped after a store failure: %s",
+                       l->fail.msg);
+}
+
+MD_EXPORT int mandate_ledger_submit(mandate_ledger *l, const mandate_ledger_entry *e,
+                                    uint64_t *ticket, mandate_diag *diag)
 {
     md_diag d;
     md_diag_clear(&d);
-    if (!l || !e)
+    if (!l || !e || !ticket)
         return to_public(&d, diag, md_diag_set(&d, MANDATE_EINVAL, 0, 0, "no ledger or entry"));
     if (!l->has_key)
         return to_public(&d, diag,
@@ -314,67 +418,78 @@ MD_EXPORT int mandate_ledger_append(mandate_ledger *l, const mandate_ledger_entr
     mandate_ledger_entry ec = *e;
     if (ec.time_ms == 0)
         ec.time_ms = now_ms();
-    md_buf enc;
-    md_buf_init(&enc, MD_LEDGER_MAX_BODY + 64);
-    int rc = md_entry_encode(&ec, &enc, &d);
+    append_req *req = malloc(sizeof *req);
+    if (!req)
+        return to_public(&d, diag, md_diag_set(&d, MANDATE_ENOMEM, 0, 0, "out of memory"));
+    req->next = NULL;
+    md_buf_init(&req->enc, MD_LEDGER_MAX_BODY + 64);
+    int rc = md_entry_encode(&ec, &req->enc, &d);
     if (rc) {
-        md_buf_release(&enc);
+        free_reqs(req);
         return to_public(&d, diag, rc);
     }
-    append_req req;
-    memset(&req, 0, sizeof req);
-    req.enc = (const uint8_t *)enc.data;
-    req.len = enc.len;
-    md_merkle_leaf_hash(enc.data, enc.len, req.leaf);
+    md_merkle_leaf_hash(req->enc.data, req->enc.len, req->leaf);
     pthread_mutex_lock(&l->mu);
-    if (l->failed) {
-        md_diag_set(&d, MANDATE_ESTORE, 0, 0,
-                    "append not acknowledged: the ledger stopped after a store failure: %s",
-                    l->fail.msg);
+    while (!l->failed && !l->stopping && l->queued >= MAX_QUEUE)
+        pthread_cond_wait(&l->qcv, &l->mu);
+    if (l->failed || l->stopping) {
+        if (l->failed)
+            stopped(l, &d);
+        else
+            md_diag_set(&d, MANDATE_EINVAL, 0, 0, "the ledger is closing");
         pthread_mutex_unlock(&l->mu);
-        md_buf_release(&enc);
-        return to_public(&d, diag, MANDATE_ESTORE);
+        free_reqs(req);
+        return to_public(&d, diag, d.code);
     }
     if (l->tail)
-        l->tail->next = &req;
+        l->tail->next = req;
     else
-        l->head = &req;
-    l->tail = &req;
-    while (!req.done) {
-        if (!l->committing)
-            lead(l, 0);
+        l->head = req;
+    l->tail = req;
+    l->queued++;
+    *ticket = l->next_index++;
+    if (l->gather && l->queued == l->gather)
+        pthread_cond_signal(&l->gcv);
+    else if (l->queued == 1 && !l->committing)
+        pthread_cond_signal(&l->ccv); /* a batch to start; a waiter may take it first */
+    pthread_mutex_unlock(&l->mu);
+    return to_public(&d, diag, 0);
+}
+
+MD_EXPORT int mandate_ledger_wait(mandate_ledger *l, uint64_t ticket, mandate_diag *diag)
+{
+    md_diag d;
+    md_diag_clear(&d);
+    if (!l)
+        return to_public(&d, diag, md_diag_set(&d, MANDATE_EINVAL, 0, 0, "no ledger"));
+    int rc = 0;
+    pthread_mutex_lock(&l->mu);
+    if (ticket >= l->next_index)
+        rc = md_diag_set(&d, MANDATE_EINVAL, 0, 0,
+                         "ticket %" PRIu64 " was never issued (next is %" PRIu64 ")", ticket,
+                         l->next_index);
+    while (rc == 0 && l->size <= ticket && !l->failed) {
+        if (!l->committing && l->head)
+            lead_and_serve(l); /* the ticket is queued and nobody commits: lead */
         else
             pthread_cond_wait(&l->cv, &l->mu);
     }
+    if (rc == 0 && l->size <= ticket)
+        rc = stopped(l, &d);
     pthread_mutex_unlock(&l->mu);
-    md_buf_release(&enc);
-    if (req.rc == 0 && index)
-        *index = req.index;
-    return to_public(&req.diag, diag, req.rc);
+    return to_public(&d, diag, rc);
 }
 
-static void *timer_main(void *arg)
+MD_EXPORT int mandate_ledger_append(mandate_ledger *l, const mandate_ledger_entry *e,
+                                    uint64_t *index, mandate_diag *diag)
 {
-    mandate_ledger *l = arg;
-    pthread_mutex_lock(&l->mu);
-    while (!l->stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += l->cp_ms / 1000;
-        ts.tv_nsec += (long)(l->cp_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&l->tcv, &l->mu, &ts);
-        if (l->stopping)
-            break;
-        if (!l->failed && !l->committing && l->size > l->last_cp_size &&
-            now_ms() - l->last_cp_ms >= (int64_t)l->cp_ms)
-            lead(l, 1);
-    }
-    pthread_mutex_unlock(&l->mu);
-    return NULL;
+    uint64_t t = 0;
+    int rc = mandate_ledger_submit(l, e, &t, diag);
+    if (rc == 0)
+        rc = mandate_ledger_wait(l, t, diag);
+    if (rc == 0 && index)
+        *index = t;
+    return rc;
 }
 
 /* ---- open, init, close ---- */
@@ -517,7 +632,13 @@ static void ledger_free(mandate_ledger *l)
     pthread_mutex_destroy(&l->mu);
     pthread_mutex_destroy(&l->rmu);
     pthread_cond_destroy(&l->cv);
-    pthread_cond_destroy(&l->tcv);
+    pthread_cond_destroy(&l->ccv);
+    pthread_cond_destroy(&l->qcv);
+    pthread_cond_destroy(&l->gcv);
+    free_reqs(l->head);
+    free(l->pend);
+    free(l->bdata);
+    free(l->blens);
     pthread_rwlock_destroy(&l->cache_lock);
     sodium_memzero(&l->signer, sizeof l->signer);
     free(l);
@@ -539,7 +660,11 @@ MD_EXPORT int mandate_ledger_open(mandate_ledger **out, const mandate_ledger_opt
     pthread_mutex_init(&l->mu, NULL);
     pthread_mutex_init(&l->rmu, NULL);
     pthread_cond_init(&l->cv, NULL);
-    pthread_cond_init(&l->tcv, NULL);
+    pthread_cond_init(&l->ccv, NULL);
+    pthread_cond_init(&l->qcv, NULL);
+    pthread_cond_init(&l->gcv, NULL);
+    static _Atomic uint64_t next_id = 1;
+    l->id = next_id++;
     pthread_rwlock_init(&l->cache_lock, NULL);
     l->cp_every = o->checkpoint_every ? o->checkpoint_every : DEFAULT_CP_EVERY;
     l->cp_ms = o->checkpoint_ms;
@@ -565,11 +690,18 @@ MD_EXPORT int mandate_ledger_open(mandate_ledger **out, const mandate_ledger_opt
     }
     if (rc == 0)
         rc = rebuild(l, &d);
-    if (rc == 0 && l->has_key && l->cp_ms) {
-        if (pthread_create(&l->timer, NULL, timer_main, l) != 0)
-            rc = md_diag_set(&d, MANDATE_EINTERNAL, 0, 0, "cannot start the checkpoint timer");
+    l->next_index = l->size;
+    if (rc == 0 && l->has_key) {
+        l->bdata = malloc(MAX_BATCH * sizeof *l->bdata);
+        l->blens = malloc(MAX_BATCH * sizeof *l->blens);
+        if (!l->bdata || !l->blens)
+            rc = md_diag_set(&d, MANDATE_ENOMEM, 0, 0, "out of memory");
+    }
+    if (rc == 0 && l->has_key) {
+        if (pthread_create(&l->committer, NULL, committer_main, l) != 0)
+            rc = md_diag_set(&d, MANDATE_EINTERNAL, 0, 0, "cannot start the committer thread");
         else
-            l->timer_on = 1;
+            l->committer_on = 1;
     }
     if (rc) {
         ledger_free(l);
@@ -585,16 +717,12 @@ MD_EXPORT void mandate_ledger_close(mandate_ledger *l)
         return;
     pthread_mutex_lock(&l->mu);
     l->stopping = 1;
-    pthread_cond_broadcast(&l->tcv);
+    pthread_cond_signal(&l->ccv);
+    pthread_cond_broadcast(&l->gcv);
+    pthread_cond_broadcast(&l->qcv);
     pthread_mutex_unlock(&l->mu);
-    if (l->timer_on)
-        pthread_join(l->timer, NULL);
-    pthread_mutex_lock(&l->mu);
-    while (l->committing)
-        pthread_cond_wait(&l->cv, &l->mu);
-    if (l->has_key && !l->failed && l->size > l->last_cp_size)
-        lead(l, 1);
-    pthread_mutex_unlock(&l->mu);
+    if (l->committer_on)
+        pthread_join(l->committer, NULL);
     ledger_free(l);
 }
 
@@ -779,12 +907,16 @@ MD_EXPORT int mandate_ledger_checkpoint(mandate_ledger *l, char **note_out, mand
                          md_diag_set(&d, MANDATE_EDENIED, 0, 0,
                                      "ledger was opened without its signing key (read-only)"));
     pthread_mutex_lock(&l->mu);
-    while (l->committing)
+    uint64_t my = ++l->cp_want;
+    pthread_cond_signal(&l->ccv);
+    while (l->cp_served < my && !l->failed)
         pthread_cond_wait(&l->cv, &l->mu);
-    int rc = lead(l, 1);
-    if (rc)
+    int rc = 0;
+    if (l->cp_served < my || my <= l->cp_failed) {
         d = l->fail;
-    uint64_t size = l->size;
+        rc = MANDATE_ESTORE;
+    }
+    uint64_t size = l->cp_served_size;
     pthread_mutex_unlock(&l->mu);
     if (rc == 0)
         rc = get_checkpoint(l, size, note_out, &d);
@@ -815,6 +947,45 @@ static int check_size(mandate_ledger *l, uint64_t *tree_size, md_diag *d)
     return 0;
 }
 
+/* The right edge of the tree of `size` entries, per thread: proofs against one tree size (the
+ * common case: the current size) hash nothing and read O(log n) cached nodes. Called with
+ * cache_lock (and rmu when levels are read from the store) held. */
+typedef struct edge_cache {
+    uint64_t handle, size;
+    int valid;
+    md_merkle_edge e;
+} edge_cache;
+
+static _Thread_local edge_cache tl_edge;
+
+static const md_merkle_edge *edge_for(mandate_ledger *l, uint64_t size, md_diag *d)
+{
+    edge_cache *c = &tl_edge;
+    if (c->valid && c->handle == l->id && c->size == size)
+        return &c->e;
+    c->valid = 0;
+    if (md_merkle_edge_build(node_src, l, size, &c->e, d) != 0)
+        return NULL;
+    c->handle = l->id;
+    c->size = size;
+    c->valid = 1;
+    return &c->e;
+}
+
+static void read_lock(mandate_ledger *l)
+{
+    pthread_rwlock_rdlock(&l->cache_lock);
+    if (l->cache_level > 0)
+        pthread_mutex_lock(&l->rmu);
+}
+
+static void read_unlock(mandate_ledger *l)
+{
+    if (l->cache_level > 0)
+        pthread_mutex_unlock(&l->rmu);
+    pthread_rwlock_unlock(&l->cache_lock);
+}
+
 static int inclusion(mandate_ledger *l, uint64_t index, uint64_t *tree_size,
                      uint8_t leaf[MD_HASH_LEN], uint8_t root[MD_HASH_LEN],
                      uint8_t proof[][MD_HASH_LEN], size_t *n, md_diag *d)
@@ -826,15 +997,16 @@ static int inclusion(mandate_ledger *l, uint64_t index, uint64_t *tree_size,
         return md_diag_set(d, MANDATE_ENOTFOUND, 0, 0,
                            "index %" PRIu64 " is past the end of a tree of %" PRIu64 " entries",
                            index, *tree_size);
-    pthread_rwlock_rdlock(&l->cache_lock);
-    pthread_mutex_lock(&l->rmu);
-    rc = node_src(l, 0, index, leaf, d);
+    read_lock(l);
+    const md_merkle_edge *e = edge_for(l, *tree_size, d);
+    rc = e ? 0 : d->code ? d->code : MANDATE_EINTERNAL;
     if (rc == 0)
-        rc = md_merkle_inclusion_proof(node_src, l, index, *tree_size, proof, n, d);
+        rc = node_src(l, 0, index, leaf, d);
     if (rc == 0)
-        rc = md_merkle_range_root(node_src, l, 0, *tree_size, root, d);
-    pthread_mutex_unlock(&l->rmu);
-    pthread_rwlock_unlock(&l->cache_lock);
+        rc = md_merkle_inclusion_proof_edge(node_src, l, e, index, *tree_size, proof, n, d);
+    if (rc == 0)
+        memcpy(root, e->root, MD_HASH_LEN);
+    read_unlock(l);
     return rc;
 }
 
@@ -907,15 +1079,16 @@ MD_EXPORT int mandate_ledger_prove_consistency(mandate_ledger *l, uint64_t size1
         return to_public(&d, diag, rc);
     uint8_t r1[MD_HASH_LEN], r2[MD_HASH_LEN], proof[MD_MERKLE_MAX_PROOF][MD_HASH_LEN];
     size_t n = 0;
-    pthread_rwlock_rdlock(&l->cache_lock);
-    pthread_mutex_lock(&l->rmu);
-    rc = md_merkle_consistency_proof(node_src, l, size1, size2, proof, &n, &d);
+    read_lock(l);
+    const md_merkle_edge *e = edge_for(l, size2, &d);
+    rc = e ? 0 : d.code ? d.code : MANDATE_EINTERNAL;
+    if (rc == 0)
+        rc = md_merkle_consistency_proof_edge(node_src, l, e, size1, size2, proof, &n, &d);
     if (rc == 0)
         rc = md_merkle_range_root(node_src, l, 0, size1, r1, &d);
     if (rc == 0)
-        rc = md_merkle_range_root(node_src, l, 0, size2, r2, &d);
-    pthread_mutex_unlock(&l->rmu);
-    pthread_rwlock_unlock(&l->cache_lock);
+        memcpy(r2, e->root, MD_HASH_LEN);
+    read_unlock(l);
     if (rc)
         return to_public(&d, diag, rc);
     char b1[64], b2[64];

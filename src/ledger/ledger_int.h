@@ -46,6 +46,24 @@ int md_merkle_inclusion_proof(md_merkle_node_fn fn, void *ctx, uint64_t index, u
                               uint8_t proof[][MD_HASH_LEN], size_t *n, md_diag *d);
 int md_merkle_consistency_proof(md_merkle_node_fn fn, void *ctx, uint64_t size1, uint64_t size2,
                                 uint8_t proof[][MD_HASH_LEN], size_t *n, md_diag *d);
+/* The right edge of a tree of `size` entries, cached so that proofs against that size hash
+ * nothing: part[k] (when have[k]) is the root of the last (size mod 2^k) entries, root the
+ * tree's root. Built from the popcount(size) complete subtrees of the right edge. */
+typedef struct md_merkle_edge {
+    uint64_t size;
+    uint8_t have[MD_MERKLE_MAX_LEVEL + 2];
+    uint8_t part[MD_MERKLE_MAX_LEVEL + 2][MD_HASH_LEN];
+    uint8_t root[MD_HASH_LEN];
+} md_merkle_edge;
+int md_merkle_edge_build(md_merkle_node_fn fn, void *ctx, uint64_t size, md_merkle_edge *e,
+                         md_diag *d);
+/* The same proofs using a right-edge cache (ignored unless e->size is the proof's tree size). */
+int md_merkle_inclusion_proof_edge(md_merkle_node_fn fn, void *ctx, const md_merkle_edge *e,
+                                   uint64_t index, uint64_t size, uint8_t proof[][MD_HASH_LEN],
+                                   size_t *n, md_diag *d);
+int md_merkle_consistency_proof_edge(md_merkle_node_fn fn, void *ctx, const md_merkle_edge *e,
+                                     uint64_t size1, uint64_t size2, uint8_t proof[][MD_HASH_LEN],
+                                     size_t *n, md_diag *d);
 /* RFC 9162 2.1.3.2 and 2.1.4.2; MANDATE_ECRYPTO with a message when the proof fails. */
 /* Hashes other than 32 bytes fail, except that equal sizes need only equal roots. Sizes of 0
  * never verify (a proof about the empty tree proves nothing). */
@@ -122,5 +140,10 @@ int md_entry_to_json(uint64_t index, const void *data, size_t len, md_buf *out, 
 
 /* ---- ledger internals for tests ---- */
 md_store *md_ledger_writer_store(mandate_ledger *l);
+/* The one-thread, one-pass reference verifier (same report as mandate_ledger_verify). */
+int md_ledger_verify_serial(const char *db_path, const char *verifier_key, mandate_ledger_report *r,
+                            mandate_diag *diag);
+/* The verifier's chunk size, 2^lg entries (1..16; other values restore the default 13). */
+void md_ledger_verify_set_chunk_log(unsigned lg);
 
 #endif

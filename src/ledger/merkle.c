@@ -56,8 +56,64 @@ static unsigned log2u(uint64_t n)
     return l;
 }
 
-int md_merkle_range_root(md_merkle_node_fn fn, void *ctx, uint64_t lo, uint64_t hi,
-                         uint8_t out[MD_HASH_LEN], md_diag *d)
+/* 1 + the index of the highest set bit (0 for 0). */
+static unsigned bitlen(uint64_t n)
+{
+    return n ? 64u - (unsigned)__builtin_clzll(n) : 0;
+}
+
+int md_merkle_edge_build(md_merkle_node_fn fn, void *ctx, uint64_t size, md_merkle_edge *e,
+                         md_diag *d)
+{
+    e->size = size;
+    memset(e->have, 0, sizeof e->have);
+    if (size == 0) {
+        md_merkle_empty_root(e->root);
+        return 0;
+    }
+    /* Fold the complete subtrees of the right edge from the lowest (rightmost) up: after the
+     * subtree at level j, acc is the root of the last size mod 2^(j+1) entries. */
+    uint8_t acc[MD_HASH_LEN];
+    int any = 0;
+    for (unsigned j = 0; j <= MD_MERKLE_MAX_LEVEL; j++) {
+        if (!((size >> j) & 1))
+            continue;
+        uint8_t s[MD_HASH_LEN];
+        uint64_t start = (size >> (j + 1)) << (j + 1);
+        int rc = fn(ctx, j, start >> j, s, d);
+        if (rc)
+            return rc;
+        if (any)
+            md_merkle_node_hash(s, acc, acc);
+        else
+            memcpy(acc, s, MD_HASH_LEN);
+        any = 1;
+        memcpy(e->part[j + 1], acc, MD_HASH_LEN);
+        e->have[j + 1] = 1;
+    }
+    memcpy(e->root, acc, MD_HASH_LEN);
+    return 0;
+}
+
+/* The cached root of [lo, hi) when it is a right-edge range of the edge's tree. */
+static int edge_lookup(const md_merkle_edge *e, uint64_t lo, uint64_t hi, uint8_t out[MD_HASH_LEN])
+{
+    if (!e || hi != e->size || hi <= lo)
+        return 0;
+    if (lo == 0) {
+        memcpy(out, e->root, MD_HASH_LEN);
+        return 1;
+    }
+    unsigned k = bitlen(hi - lo); /* 2^(k-1) <= hi - lo < 2^k */
+    if (k > MD_MERKLE_MAX_LEVEL + 1 || (lo & (((uint64_t)1 << k) - 1)) != 0 || !e->have[k])
+        return 0;
+    /* lo is aligned to 2^k and hi - lo < 2^k, so [lo, hi) is the last size mod 2^k entries. */
+    memcpy(out, e->part[k], MD_HASH_LEN);
+    return 1;
+}
+
+static int range_root_e(md_merkle_node_fn fn, void *ctx, const md_merkle_edge *e, uint64_t lo,
+                        uint64_t hi, uint8_t out[MD_HASH_LEN], md_diag *d)
 {
     if (hi < lo)
         return md_diag_set(d, MANDATE_EINTERNAL, 0, 0, "bad tree range %llu..%llu",
@@ -66,6 +122,9 @@ int md_merkle_range_root(md_merkle_node_fn fn, void *ctx, uint64_t lo, uint64_t 
         md_merkle_empty_root(out);
         return 0;
     }
+    uint64_t n0 = hi - lo;
+    if (!is_pow2(n0) && edge_lookup(e, lo, hi, out))
+        return 0;
     /* Walk the right edge: collect the complete subtrees left to right, then fold right to left. */
     uint8_t parts[MD_MERKLE_MAX_LEVEL + 1][MD_HASH_LEN];
     unsigned np = 0;
@@ -81,15 +140,24 @@ int md_merkle_range_root(md_merkle_node_fn fn, void *ctx, uint64_t lo, uint64_t 
         np++;
         lo += k;
     }
+    if (np == 0) /* not reached: hi > lo */
+        return md_diag_set(d, MANDATE_EINTERNAL, 0, 0, "empty tree range");
     memcpy(out, parts[np - 1], MD_HASH_LEN);
     for (unsigned i = np - 1; i-- > 0;)
         md_merkle_node_hash(parts[i], out, out);
     return 0;
 }
 
+int md_merkle_range_root(md_merkle_node_fn fn, void *ctx, uint64_t lo, uint64_t hi,
+                         uint8_t out[MD_HASH_LEN], md_diag *d)
+{
+    return range_root_e(fn, ctx, NULL, lo, hi, out, d);
+}
+
 typedef struct proof_out {
     uint8_t (*p)[MD_HASH_LEN];
     size_t n;
+    const md_merkle_edge *e;
 } proof_out;
 
 static int proof_add_range(proof_out *po, md_merkle_node_fn fn, void *ctx, uint64_t lo, uint64_t hi,
@@ -98,7 +166,7 @@ static int proof_add_range(proof_out *po, md_merkle_node_fn fn, void *ctx, uint6
     if (po->n >= MD_MERKLE_MAX_PROOF)
         return md_diag_set(d, MANDATE_ETOOBIG, 0, 0, "proof longer than %d hashes",
                            MD_MERKLE_MAX_PROOF);
-    int rc = md_merkle_range_root(fn, ctx, lo, hi, po->p[po->n], d);
+    int rc = range_root_e(fn, ctx, po->e, lo, hi, po->p[po->n], d);
     if (rc == 0)
         po->n++;
     return rc;
@@ -125,12 +193,19 @@ static int incl_path(proof_out *po, md_merkle_node_fn fn, void *ctx, uint64_t m,
 int md_merkle_inclusion_proof(md_merkle_node_fn fn, void *ctx, uint64_t index, uint64_t size,
                               uint8_t proof[][MD_HASH_LEN], size_t *n, md_diag *d)
 {
+    return md_merkle_inclusion_proof_edge(fn, ctx, NULL, index, size, proof, n, d);
+}
+
+int md_merkle_inclusion_proof_edge(md_merkle_node_fn fn, void *ctx, const md_merkle_edge *e,
+                                   uint64_t index, uint64_t size, uint8_t proof[][MD_HASH_LEN],
+                                   size_t *n, md_diag *d)
+{
     *n = 0;
     if (index >= size)
         return md_diag_set(d, MANDATE_ENOTFOUND, 0, 0,
                            "index %llu is past the end of a tree of %llu entries",
                            (unsigned long long)index, (unsigned long long)size);
-    proof_out po = {proof, 0};
+    proof_out po = {proof, 0, e && e->size == size ? e : NULL};
     int rc = incl_path(&po, fn, ctx, index, 0, size, d);
     *n = po.n;
     return rc;
@@ -158,6 +233,13 @@ static int subproof(proof_out *po, md_merkle_node_fn fn, void *ctx, uint64_t m, 
 int md_merkle_consistency_proof(md_merkle_node_fn fn, void *ctx, uint64_t size1, uint64_t size2,
                                 uint8_t proof[][MD_HASH_LEN], size_t *n, md_diag *d)
 {
+    return md_merkle_consistency_proof_edge(fn, ctx, NULL, size1, size2, proof, n, d);
+}
+
+int md_merkle_consistency_proof_edge(md_merkle_node_fn fn, void *ctx, const md_merkle_edge *e,
+                                     uint64_t size1, uint64_t size2, uint8_t proof[][MD_HASH_LEN],
+                                     size_t *n, md_diag *d)
+{
     *n = 0;
     if (size1 > size2)
         return md_diag_set(d, MANDATE_EINVAL, 0, 0,
@@ -168,7 +250,7 @@ int md_merkle_consistency_proof(md_merkle_node_fn fn, void *ctx, uint64_t size1,
                            "a consistency proof from the empty tree proves nothing");
     if (size1 == size2)
         return 0;
-    proof_out po = {proof, 0};
+    proof_out po = {proof, 0, e && e->size == size2 ? e : NULL};
     int rc = subproof(&po, fn, ctx, size1, 0, size2, 1, d);
     *n = po.n;
     return rc;

@@ -39,6 +39,13 @@ typedef struct md_store_row {
     size_t len;
 } md_store_row;
 
+/* A tree node for nodes_put. */
+typedef struct md_store_node {
+    unsigned level;
+    uint64_t index;
+    uint8_t hash[32];
+} md_store_node;
+
 enum { MD_STORE_CREATE = 1, MD_STORE_READONLY = 2 };
 
 struct md_store_ops {
@@ -59,6 +66,12 @@ struct md_store_ops {
     int (*entry_get)(md_store *s, uint64_t index, md_buf *out, md_diag *d);
     int (*node_put)(md_store *s, unsigned level, uint64_t index, const uint8_t hash[32],
                     md_diag *d);
+    /* Batch writes (one group commit): entries first .. first + n - 1 with data[i] of lens[i]
+     * bytes, and n nodes. Same effect as n single puts; a duplicate key fails the call (and, as
+     * any failed write, the caller rolls the transaction back). */
+    int (*entries_put)(md_store *s, uint64_t first, size_t n, const void *const *data,
+                       const size_t *lens, md_diag *d);
+    int (*nodes_put)(md_store *s, const md_store_node *nodes, size_t n, md_diag *d);
     int (*node_get)(md_store *s, unsigned level, uint64_t index, uint8_t hash[32], md_diag *d);
     int (*checkpoint_put)(md_store *s, uint64_t size, const void *note, size_t len, md_diag *d);
     /* size UINT64_MAX: the latest; *size_out gets the size found. */

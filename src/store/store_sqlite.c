@@ -7,6 +7,7 @@
  */
 #include <limits.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "store/store.h"
@@ -26,8 +27,13 @@ enum {
     ST_CP_PUT,
     ST_CP_GET,
     ST_CP_LATEST,
+    ST_ENTRY_PUT_MANY,
+    ST_NODE_PUT_MANY,
     ST_COUNT
 };
+
+/* Rows per multi-row INSERT of entries_put / nodes_put (fewer statement executions per batch). */
+#define PUT_MANY 64
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -44,7 +50,31 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CP_PUT] = "INSERT OR IGNORE INTO ledger_checkpoint(size, note) VALUES (?1, ?2)",
     [ST_CP_GET] = "SELECT size, note FROM ledger_checkpoint WHERE size = ?1",
     [ST_CP_LATEST] = "SELECT size, note FROM ledger_checkpoint ORDER BY size DESC LIMIT 1",
+    [ST_ENTRY_PUT_MANY] = NULL, /* built by many_sql */
+    [ST_NODE_PUT_MANY] = NULL,
 };
+
+/* "INSERT INTO t(cols) VALUES (?,?),(?,?),..." with PUT_MANY tuples of `arity` parameters. */
+static char *many_sql(const char *head, int arity)
+{
+    size_t cap = strlen(head) + (size_t)PUT_MANY * (size_t)(arity * 2 + 3) + 1;
+    char *q = malloc(cap);
+    if (!q)
+        return NULL;
+    size_t n = (size_t)snprintf(q, cap, "%s", head);
+    for (int i = 0; i < PUT_MANY; i++) {
+        q[n++] = i ? ',' : ' ';
+        q[n++] = '(';
+        for (int j = 0; j < arity; j++) {
+            if (j)
+                q[n++] = ',';
+            q[n++] = '?';
+        }
+        q[n++] = ')';
+    }
+    q[n] = 0;
+    return q;
+}
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS mandate_meta(key TEXT PRIMARY KEY, value BLOB NOT NULL)"
@@ -77,8 +107,19 @@ static int sq_err(sq_store *s, md_diag *d, int code, const char *what)
 static sqlite3_stmt *stmt(sq_store *s, int which, md_diag *d)
 {
     if (!s->st[which]) {
-        if (sqlite3_prepare_v3(s->db, stmt_sql[which], -1, SQLITE_PREPARE_PERSISTENT, &s->st[which],
-                               NULL) != SQLITE_OK) {
+        char *built = NULL;
+        if (which == ST_ENTRY_PUT_MANY)
+            built = many_sql("INSERT INTO ledger_entry(idx, data) VALUES", 2);
+        else if (which == ST_NODE_PUT_MANY)
+            built = many_sql("INSERT INTO ledger_node(level, idx, hash) VALUES", 3);
+        const char *sql = built ? built : stmt_sql[which];
+        if (!sql) {
+            md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
+            return NULL;
+        }
+        int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st[which], NULL);
+        free(built);
+        if (rc != SQLITE_OK) {
             sq_err(s, d, MANDATE_ESTORE, "preparing a statement");
             return NULL;
         }
@@ -229,6 +270,35 @@ static int sq_entry_put(md_store *base, uint64_t index, const void *data, size_t
     return rc == SQLITE_DONE ? 0 : sq_err(s, d, MANDATE_ESTORE, "writing an entry");
 }
 
+static int sq_entries_put(md_store *base, uint64_t first, size_t n, const void *const *data,
+                          const size_t *lens, md_diag *d)
+{
+    sq_store *s = (sq_store *)base;
+    size_t i = 0;
+    if (n >= PUT_MANY) {
+        sqlite3_stmt *st = stmt(s, ST_ENTRY_PUT_MANY, d);
+        if (!st)
+            return MANDATE_ESTORE;
+        for (; n - i >= PUT_MANY; i += PUT_MANY) {
+            for (int j = 0; j < PUT_MANY; j++) {
+                sqlite3_bind_int64(st, 2 * j + 1, (sqlite3_int64)(first + i + (size_t)j));
+                sqlite3_bind_blob(st, 2 * j + 2, data[i + (size_t)j], (int)lens[i + (size_t)j],
+                                  SQLITE_STATIC);
+            }
+            int rc = sqlite3_step(st);
+            sqlite3_reset(st);
+            if (rc != SQLITE_DONE)
+                return sq_err(s, d, MANDATE_ESTORE, "writing entries");
+        }
+    }
+    for (; i < n; i++) {
+        int rc = sq_entry_put(base, first + i, data[i], lens[i], d);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 static int sq_entry_get(md_store *base, uint64_t index, md_buf *out, md_diag *d)
 {
     sq_store *s = (sq_store *)base;
@@ -262,6 +332,35 @@ static int sq_node_put(md_store *base, unsigned level, uint64_t index, const uin
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : sq_err(s, d, MANDATE_ESTORE, "writing a tree node");
+}
+
+static int sq_nodes_put(md_store *base, const md_store_node *nodes, size_t n, md_diag *d)
+{
+    sq_store *s = (sq_store *)base;
+    size_t i = 0;
+    if (n >= PUT_MANY) {
+        sqlite3_stmt *st = stmt(s, ST_NODE_PUT_MANY, d);
+        if (!st)
+            return MANDATE_ESTORE;
+        for (; n - i >= PUT_MANY; i += PUT_MANY) {
+            for (int j = 0; j < PUT_MANY; j++) {
+                const md_store_node *x = &nodes[i + (size_t)j];
+                sqlite3_bind_int(st, 3 * j + 1, (int)x->level);
+                sqlite3_bind_int64(st, 3 * j + 2, (sqlite3_int64)x->index);
+                sqlite3_bind_blob(st, 3 * j + 3, x->hash, 32, SQLITE_STATIC);
+            }
+            int rc = sqlite3_step(st);
+            sqlite3_reset(st);
+            if (rc != SQLITE_DONE)
+                return sq_err(s, d, MANDATE_ESTORE, "writing tree nodes");
+        }
+    }
+    for (; i < n; i++) {
+        int rc = sq_node_put(base, nodes[i].level, nodes[i].index, nodes[i].hash, d);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 static int sq_node_get(md_store *base, unsigned level, uint64_t index, uint8_t hash[32], md_diag *d)
@@ -404,6 +503,8 @@ static const md_store_ops sqlite_ops = {
     .entry_get = sq_entry_get,
     .node_put = sq_node_put,
     .node_get = sq_node_get,
+    .entries_put = sq_entries_put,
+    .nodes_put = sq_nodes_put,
     .checkpoint_put = sq_cp_put,
     .checkpoint_get = sq_cp_get,
     .iter_open = sq_iter_open,

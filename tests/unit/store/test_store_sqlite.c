@@ -1,0 +1,357 @@
+/* test_store_sqlite.c: the SQLite backend of the store interface: schema creation and reopening,
+ * transactions (commit, rollback, a failed commit), contiguous entry indices, batch puts, nodes,
+ * checkpoints, meta values, iterators, read snapshots, and errors (a missing file, a file that is
+ * not a database, duplicate keys, wrong-sized nodes, unknown URIs). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+static char dir[256], path[300];
+
+static md_store *fresh(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/mandate-store-test-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/s.db", dir);
+    md_store *s = NULL;
+    md_diag d;
+    md_diag_clear(&d);
+    assert_int_equal(md_store_open(&s, path, MD_STORE_CREATE, &d), 0);
+    assert_non_null(s);
+    assert_string_equal(s->ops->name, "sqlite");
+    return s;
+}
+
+static void cleanup(void)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static md_store *reopen(int flags)
+{
+    md_store *s = NULL;
+    md_diag d;
+    md_diag_clear(&d);
+    assert_int_equal(md_store_open(&s, path, flags, &d), 0);
+    return s;
+}
+
+static uint64_t count(md_store *s)
+{
+    uint64_t n = 99;
+    md_diag d;
+    md_diag_clear(&d);
+    assert_int_equal(s->ops->entry_count(s, &n, &d), 0);
+    return n;
+}
+
+static void put_entries(md_store *s, uint64_t first, size_t n)
+{
+    const void *data[300];
+    size_t lens[300];
+    char bufs[300][32];
+    md_diag d;
+    md_diag_clear(&d);
+    assert_true(n <= 300);
+    for (size_t i = 0; i < n; i++) {
+        lens[i] = (size_t)snprintf(bufs[i], sizeof bufs[i], "entry-%llu",
+                                   (unsigned long long)(first + i));
+        data[i] = bufs[i];
+    }
+    assert_int_equal(s->ops->entries_put(s, first, n, data, lens, &d), 0);
+}
+
+static void test_commit_and_reopen(void **state)
+{
+    (void)state;
+    md_store *s = fresh();
+    md_diag d;
+    md_diag_clear(&d);
+    assert_int_equal(count(s), 0);
+    assert_int_equal(s->ops->begin(s, &d), 0);
+    assert_int_equal(s->ops->meta_put(s, "k", "v1", 2, &d), 0);
+    assert_int_equal(s->ops->meta_put(s, "k", "v2", 2, &d), 0); /* replaces */
+    put_entries(s, 0, 3);
+    uint8_t h[32];
+    memset(h, 7, sizeof h);
+    assert_int_equal(s->ops->node_put(s, 0, 0, h, &d), 0);
+    assert_int_equal(s->ops->checkpoint_put(s, 3, "note3", 5, &d), 0);
+    assert_int_equal(s->ops->commit(s, &d), 0);
+    md_store_close(s);
+
+    s = reopen(0);
+    assert_int_equal(count(s), 3);
+    md_buf b;
+    md_buf_init(&b, 1024);
+    assert_int_equal(s->ops->meta_get(s, "k", &b, &d), 0);
+    assert_int_equal(b.len, 2);
+    assert_memory_equal(b.data, "v2", 2);
+    assert_int_equal(s->ops->entry_get(s, 2, &b, &d), 0);
+    assert_int_equal(b.len, 7);
+    assert_memory_equal(b.data, "entry-2", 7);
+    uint8_t g[32];
+    assert_int_equal(s->ops->node_get(s, 0, 0, g, &d), 0);
+    assert_memory_equal(g, h, 32);
+    uint64_t size = 0;
+    assert_int_equal(s->ops->checkpoint_get(s, UINT64_MAX, &b, &size, &d), 0);
+    assert_int_equal(size, 3);
+    assert_memory_equal(b.data, "note3", 5);
+    md_buf_release(&b);
+    md_store_close(s);
+    cleanup();
+}
+
+static void test_rollback(void **state)
+{
+    (void)state;
+    md_store *s = fresh();
+    md_diag d;
+    md_diag_clear(&d);
+    assert_int_equal(s->ops->begin(s, &d), 0);
+    put_entries(s, 0, 5);
+    assert_int_equal(s->ops->commit(s, &d), 0);
+    /* An explicit rollback leaves nothing of the transaction. */
+    assert_int_equal(s->ops->begin(s, &d), 0);
+    put_entries(s, 5, 5);
+    assert_int_equal(count(s), 10); /* visible inside the transaction */
+    s->ops->rollback(s);
+    assert_int_equal(count(s), 5);
+    /* A failed commit (as after an fsync failure) rolls back too, and says so. */
+    assert_int_equal(s->ops->begin(s, &d), 0);
+    put_entries(s, 5, 2);
+    md_store_sqlite_fail_commits(s, 1);
+    assert_int_equal(s->ops->commit(s, &d), MANDATE_ESTORE);
+    assert_non_null(strstr(d.msg, "fsync"));
+    md_store_sqlite_fail_commits(s, 0);
+    assert_int_equal(count(s), 5);
+    md_store_close(s);
+    /* Nothing uncommitted reached the file. */
+    s = reopen(0);
+    assert_int_equal(count(s), 5);
+    /* Rollback outside a transaction is harmless. */
+    s->ops->rollback(s);
+    md_store_close(s);
+    cleanup();
+}
+
+static void test_contiguous_and_batches(void **state)
+{
+    (void)state;
+    md_store *s = fresh();
+    md_diag d;
+    md_diag_clear(&d);
+    assert_int_equal(s->ops->begin(s, &d), 0);
+    /* Batches below, at and above the multi-row size, plus single puts. */
+    put_entries(s, 0, 1);
+    put_entries(s, 1, 63);
+    put_entries(s, 64, 64);
+    put_entries(s, 128, 200);
+    assert_int_equal(s->ops->entry_put(s, 328, "x", 1, &d), 0);
+    md_store_node nodes[150];
+    for (int i = 0; i < 150; i++) {
+        nodes[i].level = (unsigned)(i % 3);
+        nodes[i].index = (uint64_t)(i / 3);
+        memset(nodes[i].hash, i, 32);
+    }
+    assert_int_equal(s->ops->nodes_put(s, nodes, 150, &d), 0);
+    assert_int_equal(s->ops->commit(s, &d), 0);
+    assert_int_equal(count(s), 329);
+    /* Entries come back in index order, contiguous, with their data. */
+    md_store_iter *it = NULL;
+    assert_int_equal(s->ops->iter_open(s, MD_STORE_ENTRIES, 0, 100, &it, &d), 0);
+    md_store_row row;
+    uint64_t want = 100;
+    int got;
+    while ((got = s->ops->iter_next(it, &row, &d)) == 1) {
+        assert_int_equal(row.index, want);
+        if (want < 328) {
+            char e[32];
+            int n = snprintf(e, sizeof e, "entry-%llu", (unsigned long long)want);
+            assert_int_equal(row.len, (size_t)n);
+            assert_memory_equal(row.data, e, (size_t)n);
+        }
+        want++;
+    }
+    assert_int_equal(got, 0);
+    assert_int_equal(want, 329);
+    s->ops->iter_close(it);
+    /* Nodes of one level, in index order. */
+    assert_int_equal(s->ops->iter_open(s, MD_STORE_NODES, 1, 10, &it, &d), 0);
+    want = 10;
+    while ((got = s->ops->iter_next(it, &row, &d)) == 1) {
+        assert_int_equal(row.index, want);
+        assert_int_equal(row.len, 32);
+        assert_int_equal(((const uint8_t *)row.data)[0], (uint8_t)(want * 3 + 1));
+        want++;
+    }
+    assert_int_equal(want, 50);
+    s->ops->iter_close(it);
+    /* The count follows the highest index: a gap shows as a missing entry, not a short count. */
+    assert_int_equal(s->ops->begin(s, &d), 0);
+    assert_int_equal(s->ops->entry_put(s, 400, "y", 1, &d), 0);
+    assert_int_equal(s->ops->commit(s, &d), 0);
+    assert_int_equal(count(s), 401);
+    md_buf b;
+    md_buf_init(&b, 64);
+    assert_int_equal(s->ops->entry_get(s, 350, &b, &d), MANDATE_ENOTFOUND);
+    md_buf_release(&b);
+    md_store_close(s);
+    cleanup();
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    md_store *s = fresh();
+    md_diag d;
+    md_diag_clear(&d);
+    assert_int_equal(s->ops->begin(s, &d), 0);
+    put_entries(s, 0, 70);
+    /* Duplicate keys fail, single and batched (in the multi-row part and in the tail). */
+    assert_int_equal(s->ops->entry_put(s, 3, "dup", 3, &d), MANDATE_ESTORE);
+    md_diag_clear(&d);
+    const void *data[70];
+    size_t lens[70];
+    for (int i = 0; i < 70; i++) {
+        data[i] = "z";
+        lens[i] = 1;
+    }
+    assert_int_equal(s->ops->entries_put(s, 10, 70, data, lens, &d), MANDATE_ESTORE);
+    md_diag_clear(&d);
+    assert_int_equal(s->ops->entries_put(s, 69, 2, data, lens, &d), MANDATE_ESTORE);
+    md_diag_clear(&d);
+    uint8_t h[32] = {0};
+    assert_int_equal(s->ops->node_put(s, 0, 0, h, &d), 0);
+    assert_int_equal(s->ops->node_put(s, 0, 0, h, &d), MANDATE_ESTORE);
+    md_diag_clear(&d);
+    s->ops->rollback(s);
+    assert_int_equal(count(s), 0);
+    /* Missing rows. */
+    md_buf b;
+    md_buf_init(&b, 64);
+    assert_int_equal(s->ops->meta_get(s, "nope", &b, &d), MANDATE_ENOTFOUND);
+    assert_non_null(strstr(d.msg, "nope"));
+    md_diag_clear(&d);
+    assert_int_equal(s->ops->entry_get(s, 5, &b, &d), MANDATE_ENOTFOUND);
+    md_diag_clear(&d);
+    assert_int_equal(s->ops->checkpoint_get(s, UINT64_MAX, &b, NULL, &d), MANDATE_ENOTFOUND);
+    md_diag_clear(&d);
+    uint8_t g[32];
+    assert_int_equal(s->ops->node_get(s, 0, 9, g, &d), MANDATE_ECORRUPT);
+    assert_non_null(strstr(d.msg, "missing"));
+    md_diag_clear(&d);
+    md_store_iter *it = NULL;
+    assert_int_equal(s->ops->iter_open(s, 99, 0, 0, &it, &d), MANDATE_EINVAL);
+    md_diag_clear(&d);
+    md_buf_release(&b);
+    md_store_close(s);
+    /* A node that is not 32 bytes is corrupt. */
+    s = reopen(0);
+    {
+        /* Write a short hash through the backend's raw SQL path: a 32-byte put, then shrink. */
+        assert_int_equal(s->ops->begin(s, &d), 0);
+        assert_int_equal(s->ops->node_put(s, 2, 1, h, &d), 0);
+        assert_int_equal(s->ops->commit(s, &d), 0);
+    }
+    md_store_close(s);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd,
+             "sqlite3 '%s' \"UPDATE ledger_node SET hash = x'0102' WHERE level = 2\" 2>/dev/null",
+             path);
+    if (system(cmd) == 0) {
+        s = reopen(0);
+        assert_int_equal(s->ops->node_get(s, 2, 1, g, &d), MANDATE_ECORRUPT);
+        assert_non_null(strstr(d.msg, "32 bytes"));
+        md_diag_clear(&d);
+        md_store_close(s);
+    }
+    /* A missing file, a file that is not a database, a database without the schema. */
+    md_store *x = NULL;
+    char other[400];
+    snprintf(other, sizeof other, "%s/none.db", dir);
+    assert_true(md_store_open(&x, other, 0, &d) < 0);
+    assert_null(x);
+    assert_non_null(strstr(d.msg, "none.db"));
+    md_diag_clear(&d);
+    snprintf(other, sizeof other, "%s/junk.db", dir);
+    FILE *f = fopen(other, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 512; i++)
+        fputs("this is not a database. ", f);
+    fclose(f);
+    assert_int_equal(md_store_open(&x, other, 0, &d), MANDATE_ECORRUPT);
+    md_diag_clear(&d);
+    snprintf(other, sizeof other, "%s/empty.db", dir);
+    assert_int_equal(md_store_open(&x, other, MD_STORE_CREATE, &d), 0);
+    md_store_close(x);
+    snprintf(cmd, sizeof cmd, "rm -f '%s' && touch '%s'", other, other);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(md_store_open(&x, other, 0, &d), MANDATE_ECORRUPT);
+    assert_non_null(strstr(d.msg, "not a mandate database"));
+    md_diag_clear(&d);
+    /* URIs. */
+    assert_int_equal(md_store_open(&x, "postgres://db/x", 0, &d), MANDATE_EINVAL);
+    assert_non_null(strstr(d.msg, "PostgreSQL"));
+    md_diag_clear(&d);
+    assert_int_equal(md_store_open(&x, "", 0, &d), MANDATE_EINVAL);
+    md_diag_clear(&d);
+    char uri[400];
+    snprintf(uri, sizeof uri, "sqlite:%s", path);
+    assert_int_equal(md_store_open(&x, uri, 0, &d), 0);
+    md_store_close(x);
+    md_store_close(NULL);
+    cleanup();
+}
+
+static void test_snapshot_and_readonly(void **state)
+{
+    (void)state;
+    md_store *w = fresh();
+    md_diag d;
+    md_diag_clear(&d);
+    assert_int_equal(w->ops->begin(w, &d), 0);
+    put_entries(w, 0, 10);
+    assert_int_equal(w->ops->commit(w, &d), 0);
+    md_store *r = reopen(MD_STORE_READONLY);
+    assert_int_equal(r->ops->begin_read(r, &d), 0);
+    /* A write committed after the snapshot is not seen until the read ends. */
+    assert_int_equal(w->ops->begin(w, &d), 0);
+    put_entries(w, 10, 10);
+    assert_int_equal(w->ops->commit(w, &d), 0);
+    assert_int_equal(count(r), 10);
+    r->ops->end_read(r);
+    assert_int_equal(count(r), 20);
+    /* A read-only store refuses writes (at the write, or already at begin). */
+    int rc = r->ops->begin(r, &d);
+    if (rc == 0) {
+        rc = r->ops->entry_put(r, 20, "x", 1, &d);
+        r->ops->rollback(r);
+    }
+    assert_int_equal(rc, MANDATE_ESTORE);
+    assert_non_null(strstr(d.msg, path));
+    md_diag_clear(&d);
+    assert_int_equal(count(r), 20);
+    md_store_close(r);
+    md_store_close(w);
+    cleanup();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_commit_and_reopen),      cmocka_unit_test(test_rollback),
+        cmocka_unit_test(test_contiguous_and_batches), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_snapshot_and_readonly),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
