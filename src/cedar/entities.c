@@ -139,6 +139,26 @@ const md_entity *md_entities_find(const md_entities *es, const md_euid *uid)
     return s->idx1 ? at(es, s->idx1 - 1) : NULL;
 }
 
+void md_entities_find_many(const md_entities *es, const md_euid *const *uids, size_t n,
+                           const md_entity **out)
+{
+    uint64_t h[8];
+    if (!es || es->n == 0 || n > MD_ARRAY_LEN(h)) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = md_entities_find(es, uids[i]);
+        return;
+    }
+    /* Start every slot's cache miss before waiting on any of them. */
+    for (size_t i = 0; i < n; i++) {
+        h[i] = md_euid_hash(uids[i]);
+        __builtin_prefetch(&es->tab[(size_t)h[i] & (es->tab_cap - 1)]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        slot *sl = lookup(es, uids[i], h[i]);
+        out[i] = sl->idx1 ? at(es, sl->idx1 - 1) : NULL;
+    }
+}
+
 static int64_t find_index(const md_entities *es, const md_euid *uid)
 {
     slot *s = lookup(es, uid, md_euid_hash(uid));

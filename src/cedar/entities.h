@@ -59,6 +59,11 @@ int md_euid_check_schema(const md_schema *s, const md_euid *uid, const char *wha
  * MANDATE_EPARSE with a 1-based line:column in d. On success *out is a new reference. */
 int md_json_parse(const char *text, size_t len, json_t **out, md_diag *d);
 
+/* md_entities_find for up to 8 uids at once, overlapping their cache misses (a decision looks
+ * up its principal, action and resource this way). */
+void md_entities_find_many(const md_entities *es, const md_euid *const *uids, size_t n,
+                           const md_entity **out);
+
 /* Writes a schema type in Cedar syntax ("Long", "Set<String>", "{a: Long, b?: String}"). */
 int md_type_print(md_buf *b, const md_type *t);
 

@@ -23,6 +23,7 @@
 
 #include "cedar/cedar_int.h"
 #include "cedar/eval.h"
+#include "cedar/entities.h"
 
 /* Recursion guard for hand-built ASTs; parsed ones are capped far below this. */
 #define EVAL_MAX_DEPTH (4 * MD_CEDAR_MAX_DEPTH)
@@ -189,6 +190,17 @@ void md_eval_cache_init(md_eval_cache *c, const md_request *req, const md_entiti
     c->ent[0] = c->ent[1] = c->ent[2] = NULL;
     c->memo_next = 0;
     memset(c->memo_uid, 0, sizeof c->memo_uid);
+    if (!es)
+        return;
+    /* Every decision needs these three; finding them together overlaps their cache misses. */
+    const md_euid *uids[3] = {&req->principal, &req->action, &req->resource};
+    md_entities_find_many(es, uids, 3, c->ent);
+    c->done = 7;
+    for (int i = 0; i < 3; i += 2)
+        if (c->ent[i]) {
+            __builtin_prefetch(c->ent[i]->attrs);
+            __builtin_prefetch(c->ent[i]->ancestors);
+        }
 }
 
 static const md_entity *cached(md_eval_cache *k, unsigned i, const md_euid *u)
