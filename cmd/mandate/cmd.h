@@ -23,6 +23,15 @@ int cmd_policy_validate(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_ledger(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+/* Accountability: the trace of an artifact or decision (cmd_trace.c); approve, reject and
+ * list approvals (cmd_approve.c); record outcomes (cmd_outcome.c). */
+int cmd_trace(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
+int cmd_reject(int argc, char **argv);
+int cmd_approvals(int argc, char **argv);
+int cmd_outcome(int argc, char **argv);
 
 /* The registry and delegations (cmd_registry.c, cmd_delegate.c). */
 int cmd_human(int argc, char **argv);
@@ -45,6 +54,7 @@ typedef struct cmd_agent_args {
     const char *context_json;
     const char *const *parents;
     size_t n_parents;
+    const char *approval_id; /* --approval: the retry of an approval_required request */
 } cmd_agent_args;
 int cmd_authorize_token(const cmd_agent_args *a);
 

@@ -24,24 +24,33 @@ static const char usage_text[] =
     "\n"
     "Agent path: mandate authorize --token TOKEN [--parent TOKEN]... --data DIR --policies FILE\n"
     "    [--entities FILE] [--schema FILE] [--principal AGENT] --action UID --resource UID\n"
-    "    [--context JSON]\n"
+    "    [--context JSON] [--approval ID]\n"
     "  decides for the token's agent with the registry of DIR (docs/identity.md): the agent's\n"
     "  policies, the delegator's and the delegation's scope must all allow; fails closed; the\n"
-    "  decision is a ledger entry. Prints {\"decision\",\"check\",\"reason\",...}.\n";
+    "  decision is a ledger entry. Prints {\"decision\",\"check\",\"reason\",...}; a request that\n"
+    "  needs a human approval prints decision approval_required and an approval id: once a human\n"
+    "  approves it (mandate approve), retry the exact same request with --approval ID.\n";
 
 int cmd_authorize(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"policies", required_argument, NULL, 'p'}, {"entities", required_argument, NULL, 'e'},
-        {"schema", required_argument, NULL, 's'},   {"principal", required_argument, NULL, 'P'},
-        {"action", required_argument, NULL, 'A'},   {"resource", required_argument, NULL, 'R'},
-        {"context", required_argument, NULL, 'c'},  {"context-file", required_argument, NULL, 'C'},
-        {"no-validate", no_argument, NULL, 'n'},    {"token", required_argument, NULL, 'T'},
-        {"parent", required_argument, NULL, 'X'},   {"data", required_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"policies", required_argument, NULL, 'p'},
+                                         {"entities", required_argument, NULL, 'e'},
+                                         {"schema", required_argument, NULL, 's'},
+                                         {"principal", required_argument, NULL, 'P'},
+                                         {"action", required_argument, NULL, 'A'},
+                                         {"resource", required_argument, NULL, 'R'},
+                                         {"context", required_argument, NULL, 'c'},
+                                         {"context-file", required_argument, NULL, 'C'},
+                                         {"no-validate", no_argument, NULL, 'n'},
+                                         {"token", required_argument, NULL, 'T'},
+                                         {"parent", required_argument, NULL, 'X'},
+                                         {"approval", required_argument, NULL, 'a'},
+                                         {"data", required_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *pfile = NULL, *efile = NULL, *sfile = NULL, *cfile = NULL;
     mandate_request req = {.validate = true};
-    const char *token = NULL, *data = getenv("MANDATE_DATA"), *parents[64];
+    const char *token = NULL, *approval = NULL, *data = getenv("MANDATE_DATA"), *parents[64];
     size_t n_parents = 0;
     int c;
     optind = 1;
@@ -57,6 +66,7 @@ int cmd_authorize(int argc, char **argv)
         case 'C': cfile = optarg; break;
         case 'n': req.validate = false; break;
         case 'T': token = optarg; break;
+        case 'a': approval = optarg; break;
         case 'D': data = optarg; break;
         case 'X':
             if (n_parents == 64) {
@@ -84,11 +94,12 @@ int cmd_authorize(int argc, char **argv)
                              .resource = req.resource,
                              .context_json = req.context_json,
                              .parents = parents,
-                             .n_parents = n_parents};
+                             .n_parents = n_parents,
+                             .approval_id = approval};
         return cmd_authorize_token(&aa);
     }
     if (!pfile || !req.principal || !req.action || !req.resource || optind != argc ||
-        (cfile && req.context_json)) {
+        (cfile && req.context_json) || approval) {
         fputs(usage_text, stderr);
         return EXIT_USAGE;
     }

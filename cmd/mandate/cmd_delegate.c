@@ -285,7 +285,8 @@ int cmd_authorize_token(const cmd_agent_args *a)
                                 .principal = a->principal,
                                 .action = a->action,
                                 .resource = a->resource,
-                                .context_json = a->context_json};
+                                .context_json = a->context_json,
+                                .approval_id = a->approval_id};
     if (mandate_agent_authorize(r, &rq, &res, &d)) {
         cmd_print_diag(NULL, &d);
         rc = EXIT_INTERNAL;

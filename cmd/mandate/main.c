@@ -20,6 +20,13 @@ static const cmd commands[] = {
     {"revoke", cmd_revoke, "revoke a delegation and everything delegated from it"},
     {"freeze", cmd_freeze, "kill switch: deny every agent decision"},
     {"unfreeze", cmd_unfreeze, "lift the global freeze"},
+    {"serve", cmd_serve, "serve the HTTP API over a data directory"},
+    {"key", cmd_key, "API keys for the server: create, list, revoke"},
+    {"trace", cmd_trace, "the chain behind an artifact or decision, with ledger proofs"},
+    {"approve", cmd_approve, "approve a request that needs a human's sign-off"},
+    {"reject", cmd_reject, "reject a request that needs a human's sign-off"},
+    {"approvals", cmd_approvals, "approvals: list, show (a recorded view), expire"},
+    {"outcome", cmd_outcome, "record what an allowed action produced and its disposition"},
 };
 
 static void usage(FILE *f)

@@ -10,6 +10,8 @@
 #include "mandate/token.h"
 #include "mandate/ledger.h"
 #include "mandate/registry.h"
+#include "mandate/server.h"
+#include "mandate/account.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -25,8 +25,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mandate/account.h"
 #include "mandate/cedar.h"
 #include "mandate/error.h"
+#include "mandate/ledger.h"
 #include "mandate/token.h"
 
 #ifdef __cplusplus
@@ -59,11 +61,12 @@ typedef enum mandate_status {
 const char *mandate_status_name(int kind, int status);
 
 typedef struct mandate_registry_opts {
-    const char *data_dir;  /* required: made by `mandate init` */
-    const char *store_uri; /* the registry store; NULL = DIR/mandate.db ("sqlite:PATH" too) */
-    const char *issuer;    /* iss of delegation tokens; NULL = "mandate.local" */
-    const char *audience;  /* aud; NULL = "mandate" */
-    int64_t max_lifetime;  /* cap on a delegation's lifetime, seconds; 0 = the token default */
+    const char *data_dir;    /* required: made by `mandate init` */
+    const char *store_uri;   /* the registry store; NULL = DIR/mandate.db ("sqlite:PATH" too) */
+    const char *issuer;      /* iss of delegation tokens; NULL = "mandate.local" */
+    const char *audience;    /* aud; NULL = "mandate" */
+    int64_t max_lifetime;    /* cap on a delegation's lifetime, seconds; 0 = the token default */
+    int64_t approval_ttl_ms; /* how long an approval id stays valid; 0 = 15 minutes */
 } mandate_registry_opts;
 
 int mandate_registry_open(mandate_registry **out, const mandate_registry_opts *o,
@@ -72,6 +75,16 @@ int mandate_registry_open(mandate_registry **out, const mandate_registry_opts *o
 void mandate_registry_close(mandate_registry *r);
 /* The version of the registry snapshot decisions use now (bumped by every change). */
 uint64_t mandate_registry_version(mandate_registry *r);
+/* The evidence ledger the registry writes to (the database's one writer). Borrowed: valid until
+ * mandate_registry_close; do not close it. */
+mandate_ledger *mandate_registry_ledger(mandate_registry *r);
+/* The accountability handle opened on the same data directory and ledger (approvals, outcomes,
+ * trace; mandate/account.h). Borrowed: valid until mandate_registry_close; do not close it. */
+mandate_account *mandate_registry_account(mandate_registry *r);
+/* Approves or rejects a pending approval (mandate_approval_decide) with the approver's membership
+ * checked in the entities decisions see now (registry merged with the caller's). */
+int mandate_registry_approve(mandate_registry *r, const mandate_approval_input *in, uint64_t *index,
+                             mandate_diag *diag);
 
 /* A principal to register. Ids are plain (`alice`) or uids of the kind's type (`Human::"alice"`);
  * references (owner, workflow, member_of) likewise, plain ids naming the expected type. */
@@ -156,6 +169,7 @@ typedef struct mandate_agent_request {
     const char *resource;     /* Cedar uid */
     const char *context_json; /* a JSON object without a "mandate" key; NULL = {} */
     int64_t now;              /* seconds; 0 = time(NULL) */
+    const char *approval_id;  /* the retry of an approval_required request: its approval id */
 } mandate_agent_request;
 
 /* Which check decided a deny (MANDATE_CHECK_NONE for an allow). Stable numbers and names. */
@@ -171,6 +185,10 @@ typedef enum mandate_check {
     MANDATE_CHECK_SCOPE = 8,     /* "scope": outside the delegation's actions or resources */
     MANDATE_CHECK_INTERNAL = 9,  /* "internal": store or evaluation failure (fail closed) */
     MANDATE_CHECK_LEDGER = 10,   /* "ledger": the decision could not be recorded (fail closed) */
+    MANDATE_CHECK_APPROVAL = 11, /* "approval": accountability (docs/accountability.md): an
+                                  * approval is required (decision approval_required), or the
+                                  * approval presented was refused, or an impactful action has
+                                  * no accountable human */
 } mandate_check;
 
 const char *mandate_check_name(int check);
@@ -179,9 +197,13 @@ typedef struct mandate_agent_result mandate_agent_result;
 
 /* Decides one request of an agent acting on a delegation: resolve the agent, verify the token,
  * build context.mandate, then three checks that must all allow (the policies for the agent; the
- * same request for the root delegator; the delegation's scope). An allow counts one use of the
- * delegation (and its ancestors) and one usage of (agent, action). Every decision is appended to
- * the ledger and durable before this returns.
+ * same request for the root delegator; the delegation's scope), then the accountability gate
+ * (obligations of the determining permits: an approval bound to the exact request, the mode and
+ * the accountable human). A request that needs an approval gets the decision approval_required
+ * (check approval) with an approval id; its retry carries the id (approval_id) and is allowed
+ * once, for that exact request. An allow counts one use of the delegation (and its ancestors)
+ * and one usage of (agent, action). Every decision is appended to the ledger and durable before
+ * this returns.
  *
  * Returns 0 with *out set for every decision, allow or deny (a failure inside the path is a deny
  * with check internal or ledger, and result's error says what). Returns a negative error with
@@ -191,6 +213,15 @@ int mandate_agent_authorize(mandate_registry *r, const mandate_agent_request *re
                             mandate_agent_result **out, mandate_diag *diag);
 
 bool mandate_agent_result_allowed(const mandate_agent_result *res);
+/* "allow", "deny" or "approval_required" (static). */
+const char *mandate_agent_result_decision(const mandate_agent_result *res);
+/* The approval id: the new one of an approval_required decision, or the one an allow used; NULL
+ * otherwise. Borrowed. */
+const char *mandate_agent_result_approval_id(const mandate_agent_result *res);
+/* For an allow: the accountability mode (verified, decided, delegated, auto) and the accountable
+ * human's uid; NULL otherwise. Borrowed. */
+const char *mandate_agent_result_mode(const mandate_agent_result *res);
+const char *mandate_agent_result_accountable(const mandate_agent_result *res);
 int mandate_agent_result_check(const mandate_agent_result *res);
 /* Why: what failed, quoting the subject ("" for an allow). Borrowed. */
 const char *mandate_agent_result_reason(const mandate_agent_result *res);
@@ -207,8 +238,10 @@ size_t mandate_agent_result_error_count(const mandate_agent_result *res);
 const char *mandate_agent_result_error_message(const mandate_agent_result *res, size_t i);
 /* The ledger index of the decision entry; UINT64_MAX when it was not recorded. */
 uint64_t mandate_agent_result_ledger_index(const mandate_agent_result *res);
-/* {"decision":"allow"|"deny","check":..,"reason":..,"token_reason":..,"principal":..,
- *  "delegator":..,"delegation":..,"policies":[..],"errors":[..],"ledger_index":..}; owned. */
+/* {"decision":"allow"|"deny"|"approval_required","check":..,"reason":..,"token_reason":..,
+ *  "principal":..,"delegator":..,"delegation":..,"policies":[..],"errors":[..],"ledger_index":..,
+ *  "mode":..,"accountable":..,"impact":[..],"approval":{"id",...}|null}; owned. Policies are
+ *  named by their @id annotation when they have one (as in the policy ledger entries). */
 char *mandate_agent_result_to_json(const mandate_agent_result *res);
 void mandate_agent_result_free(mandate_agent_result *res);
 

@@ -8,12 +8,16 @@
  * owner); the root delegator (a registered human); the workflow (active, with an active owner, and
  * entitled to the action and resource type); context.mandate; then the three checks: (a) the
  * policies for the agent, (b) the same request for the root delegator, (c) the delegation's
- * scope. The first deny wins. On the agent path an erroring forbid denies. Any failure denies.
+ * scope; then the accountability gate (md_account_gate, docs/accountability.md): obligations of
+ * the determining permits, an approval bound to the exact request (approval_required with a new
+ * approval id, or the retry that consumes it), the mode and the accountable human. The first deny
+ * wins. On the agent path an erroring forbid denies. Any failure denies.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "account/account_int.h"
 #include "cedar/entities.h"
 #include "registry/registry_int.h"
 
@@ -33,11 +37,26 @@ struct mandate_agent_result {
     size_t n_jtis; /* the token and its ancestors: uses to persist after an allow */
     const char *jtis[MAX_JTIS];
     uint64_t ledger_index;
+    /* The agent check's determining permits (policies of the snapshot, alive during decide). */
+    const md_policy *const *reasons;
+    size_t n_reasons;
+    bool gated; /* the gate ran: verdict is set */
+    md_account_verdict verdict;
 };
 
 static const char *const check_names[] = {"none",  "request",  "frozen", "agent",
                                           "token", "workflow", "policy", "delegator",
-                                          "scope", "internal", "ledger"};
+                                          "scope", "internal", "ledger", "approval"};
+
+/* The name a policy goes by in results and ledger entries: its @id annotation, else the
+ * parser's id (the policy entries the registry writes use the same names). */
+static md_str policy_name(const md_policy *p)
+{
+    for (size_t i = 0; i < p->n_annotations; i++)
+        if (md_str_eq_c(p->annotations[i].key, "id"))
+            return p->annotations[i].value;
+    return p->id;
+}
 
 MD_EXPORT const char *mandate_check_name(int check)
 {
@@ -131,7 +150,9 @@ static int build_context(mandate_agent_result *res, const mandate_agent_request 
     m[nm++] = (md_field){MD_STR_LIT("delegation"), {.kind = MD_V_STRING, .u.s = md_str_c(c->jti)}};
     m[nm++] = (md_field){MD_STR_LIT("depth"), {.kind = MD_V_LONG, .u.i = c->depth}};
     m[nm++] = (md_field){MD_STR_LIT("usage"), {.kind = MD_V_RECORD, .u.rec = usage_rec}};
-    m[nm++] = (md_field){MD_STR_LIT("approval"), {.kind = MD_V_STRING, .u.s = MD_STR_LIT("none")}};
+    m[nm++] = (md_field){MD_STR_LIT("approval"),
+                         {.kind = MD_V_STRING,
+                          .u.s = req->approval_id ? MD_STR_LIT("presented") : MD_STR_LIT("none")}};
     const md_record *mrec;
     if ((rc = md_record_new(a, m, nm, &mrec, &dup)))
         return rc;
@@ -169,9 +190,11 @@ static bool cedar_check(mandate_agent_result *res, const md_snapshot *s, const m
                 memcpy(errs, res->errors, res->n_errors * sizeof *errs);
             for (size_t i = 0; i < resp.n_errors; i++) {
                 const md_policy *p = resp.errors[i].policy;
-                const char *m = md_arena_printf(res->a, "%s%.*s: %s",
-                                                check == MANDATE_CHECK_POLICY ? "" : "delegator: ",
-                                                (int)p->id.len, p->id.ptr, resp.errors[i].msg);
+                md_str pn = policy_name(p);
+                const char *m =
+                    md_arena_printf(res->a, "%s%.*s: %s",
+                                    check == MANDATE_CHECK_POLICY ? "" : "delegator: ", (int)pn.len,
+                                    pn.ptr, resp.errors[i].msg);
                 errs[res->n_errors + i] = m ? m : "out of memory";
                 if (!p->permit && !bad_forbid) {
                     bad_forbid = p;
@@ -185,29 +208,34 @@ static bool cedar_check(mandate_agent_result *res, const md_snapshot *s, const m
     if (resp.allow && !bad_forbid) {
         if (check == MANDATE_CHECK_POLICY) {
             res->policies = md_arena_array(res->a, resp.n_reasons + 1, sizeof *res->policies);
-            for (size_t i = 0; res->policies && i < resp.n_reasons; i++)
-                res->policies[i] =
-                    md_arena_strndup(res->a, resp.reasons[i]->id.ptr, resp.reasons[i]->id.len);
+            for (size_t i = 0; res->policies && i < resp.n_reasons; i++) {
+                md_str pn = policy_name(resp.reasons[i]);
+                res->policies[i] = md_arena_strndup(res->a, pn.ptr, pn.len);
+            }
             res->n_policies = res->policies ? resp.n_reasons : 0;
+            res->reasons = (const md_policy *const *)resp.reasons;
+            res->n_reasons = resp.n_reasons;
         }
         return true;
     }
     res->n_policies = 0;
     if (bad_forbid) {
+        md_str bn = policy_name(bad_forbid);
         deny(res, check,
              "forbid policy %.*s raised an error for %s '%s' (an erroring forbid "
              "denies on the agent path): %s",
-             (int)bad_forbid->id.len, bad_forbid->id.ptr, who, subject, bad_msg);
+             (int)bn.len, bn.ptr, who, subject, bad_msg);
         return false;
     }
     if (resp.n_reasons) {
         res->policies = md_arena_array(res->a, resp.n_reasons + 1, sizeof *res->policies);
-        for (size_t i = 0; res->policies && i < resp.n_reasons; i++)
-            res->policies[i] =
-                md_arena_strndup(res->a, resp.reasons[i]->id.ptr, resp.reasons[i]->id.len);
+        for (size_t i = 0; res->policies && i < resp.n_reasons; i++) {
+            md_str pn = policy_name(resp.reasons[i]);
+            res->policies[i] = md_arena_strndup(res->a, pn.ptr, pn.len);
+        }
         res->n_policies = res->policies ? resp.n_reasons : 0;
-        deny(res, check, "forbidden for %s '%s' by policy %.*s", who, subject,
-             (int)resp.reasons[0]->id.len, resp.reasons[0]->id.ptr);
+        md_str fn = policy_name(resp.reasons[0]);
+        deny(res, check, "forbidden for %s '%s' by policy %.*s", who, subject, (int)fn.len, fn.ptr);
     } else {
         deny(res, check, "no policy permits %s '%s' to do %s on %s", who, subject, res->action,
              res->resource);
@@ -424,9 +452,62 @@ static int decide(mandate_registry *r, const mandate_agent_request *req, mandate
         goto done;
     }
 
+    /* Spent delegations deny before the gate, so that no approval is consumed for nothing. */
+    uint64_t used = 0;
+    pthread_mutex_lock(&r->mu);
+    rc = md_registry_uses(r, c->jti, &used, &d);
+    pthread_mutex_unlock(&r->mu);
+    if (rc) {
+        res->error = rc;
+        out = deny(res, MANDATE_CHECK_INTERNAL, "reading the use count failed: %s", d.msg);
+        goto done;
+    }
+    if (used >= c->max_uses) {
+        res->token_reason = MANDATE_TOKEN_USES_EXHAUSTED;
+        out = deny(res, MANDATE_CHECK_TOKEN, "delegation %s has used all of its %llu uses", c->jti,
+                   (unsigned long long)c->max_uses);
+        goto done;
+    }
+
+    /* Accountability: obligations, the approval, the mode and the accountable human. */
+    if (r->account) {
+        md_account_req ar = {
+            .principal = sub,
+            .action = res->action,
+            .resource = res->resource,
+            .context_json = req->context_json,
+            .delegator = root,
+            .owner = agent->owner,
+            .workflow = wf_uid,
+            .workflow_impacts = wf ? (const char *const *)wf->impacts : NULL,
+            .n_workflow_impacts = wf ? wf->n_impacts : 0,
+            .delegation = res->jti,
+            .reasons = res->reasons,
+            .n_reasons = res->n_reasons,
+            .approval_id = req->approval_id,
+            .now_ms = res->now * 1000,
+        };
+        md_diag gd = {0};
+        if ((rc = md_account_gate(r->account, &ar, a, &res->verdict, &gd))) {
+            res->error = rc;
+            out = deny(res, MANDATE_CHECK_INTERNAL, "the accountability gate failed: %s",
+                       gd.msg[0] ? gd.msg : mandate_strerror(rc));
+            goto done;
+        }
+        res->gated = true;
+        if (res->verdict.outcome != MD_ACCOUNT_ALLOW) {
+            out = deny(res, MANDATE_CHECK_APPROVAL, "%s",
+                       res->verdict.reason ? res->verdict.reason : "refused by the gate");
+            goto done;
+        }
+    } else {
+        res->error = MANDATE_EINTERNAL;
+        out = deny(res, MANDATE_CHECK_INTERNAL, "the accountability store is not open");
+        goto done;
+    }
+
     /* Allowed: count the use (atomically with the limit check) and the usage. */
     pthread_mutex_lock(&r->mu);
-    uint64_t used = 0;
     rc = md_registry_uses(r, c->jti, &used, &d);
     if (!rc && used >= c->max_uses) {
         pthread_mutex_unlock(&r->mu);
@@ -511,7 +592,7 @@ static json_t *result_json(const mandate_agent_result *res, bool for_ledger)
 {
     json_t *o = json_pack(
         "{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:I,s:I},s:o,s:o}", "decision",
-        res->allow ? "allow" : "deny", "check", mandate_check_name(res->check), "reason",
+        mandate_agent_result_decision(res), "check", mandate_check_name(res->check), "reason",
         res->reason ? res->reason : "", "token_reason",
         res->token_reason ? json_string(mandate_token_reason_name(res->token_reason)) : json_null(),
         "principal", jstr(res->principal), "action", jstr(res->action), "resource",
@@ -524,6 +605,15 @@ static json_t *result_json(const mandate_agent_result *res, bool for_ledger)
         return NULL;
     if (res->digest)
         json_object_set_new(o, "token_digest", json_string(res->digest));
+    if (res->gated) {
+        md_account_verdict_json(&res->verdict, o);
+        json_object_del(o, "account_reason");
+    } else {
+        json_object_set_new(o, "mode", json_null());
+        json_object_set_new(o, "accountable", json_null());
+    }
+    if (!for_ledger && !json_object_get(o, "approval"))
+        json_object_set_new(o, "approval", json_null());
     if (for_ledger) {
         json_object_set_new(o, "time", json_integer(res->now));
         json_object_set_new(o, "kind", json_string("agent"));
@@ -536,10 +626,23 @@ static json_t *result_json(const mandate_agent_result *res, bool for_ledger)
     return o;
 }
 
+/* A deny after the gate allowed (the use could not be counted or recorded): the entry and the
+ * result must not name a mode or an accountable human. */
+static void ungate(mandate_agent_result *res)
+{
+    if (res->gated && !res->allow && res->verdict.outcome == MD_ACCOUNT_ALLOW) {
+        res->verdict.outcome = MD_ACCOUNT_DENY;
+        res->verdict.mode = NULL;
+        res->verdict.accountable = NULL;
+        res->verdict.reason = res->reason;
+    }
+}
+
 int md_agent_record(mandate_registry *r, mandate_agent_result *res)
 {
     md_diag d = {0};
     int rc = 0;
+    ungate(res);
     if (res->allow) {
         pthread_mutex_lock(&r->mu);
         md_rstore *st = r->st;
@@ -570,6 +673,7 @@ int md_agent_record(mandate_registry *r, mandate_agent_result *res)
             deny(res, MANDATE_CHECK_INTERNAL, "recording the use failed (fail closed): %s", d.msg);
         }
     }
+    ungate(res);
     uint64_t index = UINT64_MAX;
     json_t *body = result_json(res, true);
     rc = md_registry_log(r, MANDATE_ENTRY_DECISION, body, &index, &d);
@@ -577,9 +681,18 @@ int md_agent_record(mandate_registry *r, mandate_agent_result *res)
         res->error = rc;
         deny(res, MANDATE_CHECK_LEDGER, "the decision could not be recorded (fail closed): %s",
              d.msg);
+        ungate(res);
         return rc;
     }
     res->ledger_index = index;
+    if (res->gated && r->account) {
+        md_diag gd = {0};
+        if ((rc = md_account_decided(r->account, &res->verdict, index, &gd))) {
+            /* The approval could not be bound to its entry: the decision stands as recorded
+             * (an allow already consumed the approval); report it. */
+            res->error = rc;
+        }
+    }
     return 0;
 }
 
@@ -614,6 +727,32 @@ MD_EXPORT int mandate_agent_authorize(mandate_registry *r, const mandate_agent_r
 MD_EXPORT bool mandate_agent_result_allowed(const mandate_agent_result *res)
 {
     return res && res->allow;
+}
+
+MD_EXPORT const char *mandate_agent_result_decision(const mandate_agent_result *res)
+{
+    if (res && res->allow)
+        return "allow";
+    if (res && res->gated && res->verdict.outcome == MD_ACCOUNT_APPROVAL_REQUIRED)
+        return "approval_required";
+    return "deny";
+}
+
+MD_EXPORT const char *mandate_agent_result_approval_id(const mandate_agent_result *res)
+{
+    if (!res || !res->gated || res->verdict.outcome == MD_ACCOUNT_DENY)
+        return NULL;
+    return res->verdict.approval_id;
+}
+
+MD_EXPORT const char *mandate_agent_result_mode(const mandate_agent_result *res)
+{
+    return res && res->allow && res->gated ? res->verdict.mode : NULL;
+}
+
+MD_EXPORT const char *mandate_agent_result_accountable(const mandate_agent_result *res)
+{
+    return res && res->allow && res->gated ? res->verdict.accountable : NULL;
 }
 
 MD_EXPORT int mandate_agent_result_check(const mandate_agent_result *res)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cedar/entities.h"
+#include "account/account_int.h"
 #include "registry/registry_int.h"
 #include "token/token_int.h"
 
@@ -651,6 +652,31 @@ MD_EXPORT uint64_t mandate_registry_version(mandate_registry *r)
     return v;
 }
 
+MD_EXPORT mandate_ledger *mandate_registry_ledger(mandate_registry *r)
+{
+    return r ? r->ledger : NULL;
+}
+
+MD_EXPORT mandate_account *mandate_registry_account(mandate_registry *r)
+{
+    return r ? r->account : NULL;
+}
+
+MD_EXPORT int mandate_registry_approve(mandate_registry *r, const mandate_approval_input *in,
+                                       uint64_t *index, mandate_diag *diag)
+{
+    md_diag d = {0};
+    if (!r || !in)
+        return md_account_finish(
+            diag, &d, md_diag_set(&d, MANDATE_EINVAL, 0, 0, "approve: missing argument"));
+    md_snapshot *s = NULL;
+    int rc = md_registry_acquire(r, &s, &d);
+    if (!rc)
+        rc = md_approval_decide(r->account, s->es, in, index, &d);
+    md_snapshot_release(s);
+    return md_account_finish(diag, &d, rc);
+}
+
 MD_EXPORT bool mandate_registry_frozen(mandate_registry *r)
 {
     md_snapshot *s;
@@ -848,6 +874,13 @@ MD_EXPORT int mandate_registry_open(mandate_registry **out, const mandate_regist
         md_diag_set(&d, rc, 0, 0, "cannot open ledger in '%s': %s", o->data_dir, ld.message);
         goto out;
     }
+    mandate_account_opts ao = {
+        .data_dir = o->data_dir, .ledger = r->ledger, .approval_ttl_ms = o->approval_ttl_ms};
+    if ((rc = mandate_account_open(&r->account, &ao, &ld))) {
+        md_diag_set(&d, rc, 0, 0, "cannot open the accountability store in '%s': %s", o->data_dir,
+                    ld.message);
+        goto out;
+    }
     if ((rc = md_rstore_open(&r->st, o->store_uri ? o->store_uri : db, &d)) ||
         (rc = map_gen(r, o->data_dir, &d)))
         goto out;
@@ -888,6 +921,7 @@ MD_EXPORT void mandate_registry_close(mandate_registry *r)
     mandate_token_service_close(r->ts);
     mandate_keyring_free(r->kr);
     md_rstore_close(r->st);
+    mandate_account_close(r->account);
     mandate_ledger_close(r->ledger);
     md_reg_map_clear(&r->uses);
     md_reg_map_clear(&r->usage);
@@ -1209,13 +1243,87 @@ static int set_text(mandate_registry *r, char **slot, size_t *slot_len, const ch
     return rc;
 }
 
+/* The name a policy goes by in ledger entries: its @id annotation, else the parser's id. */
+static md_str policy_name(const md_policy *p)
+{
+    for (size_t i = 0; i < p->n_annotations; i++)
+        if (md_str_eq_c(p->annotations[i].key, "id"))
+            return p->annotations[i].value;
+    return p->id;
+}
+
+/* A policy entry for the set decisions now use, so that traces can name the entry that loaded
+ * each determining policy; skipped when the same text was the last one logged (a restart). */
+static int log_policies(mandate_registry *r, const char *text, size_t len, md_diag *d)
+{
+    uint8_t h[32];
+    char hex[65];
+    crypto_hash_sha256(h, (const unsigned char *)text, len);
+    sodium_bin2hex(hex, sizeof hex, h, 32);
+    uint64_t tag = 0;
+    for (int i = 0; i < 8; i++)
+        tag = tag << 8 | h[i];
+    md_snapshot *s = NULL;
+    int rc = md_registry_acquire(r, &s, d);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&r->mu);
+    uint64_t last = r->policy_logged;
+    if (!last && r->st->ops->meta_get(r->st, "policy_logged", &last, d))
+        last = 0;
+    pthread_mutex_unlock(&r->mu);
+    if (last == tag) {
+        r->policy_logged = tag;
+        md_snapshot_release(s);
+        return 0;
+    }
+    json_t *ids = json_array();
+    for (size_t i = 0; ids && s->ps && i < s->ps->n; i++) {
+        md_str n = policy_name(s->ps->policies[i]);
+        json_array_append_new(ids, json_stringn(n.ptr, n.len));
+    }
+    md_snapshot_release(s);
+    json_t *body = ids ? json_pack("{s:s,s:s,s:o,s:s}", "op", "activate", "sha256", hex, "policies",
+                                   ids, "actor", "registry")
+                       : NULL;
+    uint64_t idx;
+    if ((rc = md_registry_log(r, MANDATE_ENTRY_POLICY, body, &idx, d)))
+        return rc;
+    pthread_mutex_lock(&r->mu);
+    r->policy_logged = tag;
+    if (!(rc = r->st->ops->begin(r->st, false, d))) {
+        if (!(rc = r->st->ops->meta_put(r->st, "policy_logged", tag, d)))
+            rc = r->st->ops->commit(r->st, d);
+        if (rc)
+            r->st->ops->rollback(r->st);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
 MD_EXPORT int mandate_registry_set_policies(mandate_registry *r, const char *text, size_t len,
                                             mandate_diag *diag)
 {
     md_diag d = {0};
     if (!r || (!text && len))
         return finish(diag, &d, MANDATE_EINVAL);
-    return finish(diag, &d, set_text(r, &r->policies, &r->policies_len, text ? text : "", len, &d));
+    pthread_mutex_lock(&r->mu);
+    char *prev = r->policies ? malloc(r->policies_len + 1) : NULL;
+    size_t prev_len = r->policies_len;
+    if (prev)
+        memcpy(prev, r->policies, prev_len + 1);
+    bool had = r->policies != NULL;
+    pthread_mutex_unlock(&r->mu);
+    if (had && !prev)
+        return finish(diag, &d, md_diag_set(&d, MANDATE_ENOMEM, 0, 0, "out of memory"));
+    int rc = set_text(r, &r->policies, &r->policies_len, text ? text : "", len, &d);
+    if (!rc && (rc = log_policies(r, text ? text : "", len, &d)) != 0) {
+        /* Not recorded: the previous set stays active (fail closed). */
+        md_diag ud = {0};
+        set_text(r, &r->policies, &r->policies_len, prev, prev_len, &ud);
+    }
+    free(prev);
+    return finish(diag, &d, rc);
 }
 
 MD_EXPORT int mandate_registry_set_schema(mandate_registry *r, const char *text, size_t len,

@@ -14,7 +14,8 @@
  * decide.c: the agent decision path and its result.
  *
  * May depend on: core, cedar (cedar_int.h), token (public token.h, b64 from token_int.h),
- * store/registry_store.h, the public ledger.h. Nothing below depends on it.
+ * store/registry_store.h, the public ledger.h, account (account_int.h: the accountability gate
+ * the decision path calls, docs/accountability.md). Nothing below depends on it.
  */
 #ifndef MD_REGISTRY_INT_H
 #define MD_REGISTRY_INT_H
@@ -78,6 +79,7 @@ struct mandate_registry {
     pthread_mutex_t mu;
     md_rstore *st;
     mandate_ledger *ledger;
+    mandate_account *account; /* approvals, outcomes, trace: on the same ledger */
     mandate_keyring *kr;
     mandate_token_service *ts;
     md_snapshot *cur;
@@ -91,6 +93,7 @@ struct mandate_registry {
      * something changed when the counter moved. */
     _Atomic uint64_t *gen;
     uint64_t seen_gen;
+    uint64_t policy_logged; /* the first 8 bytes of the SHA-256 of the last policy set logged */
 };
 
 /* Tells every process on the data directory that the store changed (after a commit). */

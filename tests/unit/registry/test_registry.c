@@ -222,7 +222,7 @@ static void test_positive_controls(void **state)
     mandate_agent_result *res = decide(f->r, t, "Action::\"read\"", "Ticket::\"42\"");
     assert_true(mandate_agent_result_allowed(res));
     assert_int_equal(mandate_agent_result_policy_count(res), 1);
-    assert_string_equal(mandate_agent_result_policy(res, 0), "policy0");
+    assert_string_equal(mandate_agent_result_policy(res, 0), "agents-broad");
     char *j = mandate_agent_result_to_json(res);
     assert_non_null(strstr(j, "\"delegator\":\"Human::\\\"alice\\\"\""));
     assert_non_null(strstr(j, "\"workflow\":\"Workflow::\\\"support-reply\\\"\""));
@@ -624,7 +624,7 @@ static void test_usage_counters_and_strict_forbid(void **state)
     expect(decide(r, t, "Action::\"export\"", "Ticket::\"2\""), true, 0, 0, "export 2");
     mandate_agent_result *res = decide(r, t, "Action::\"export\"", "Ticket::\"3\"");
     assert_int_equal(mandate_agent_result_policy_count(res), 1);
-    assert_string_equal(mandate_agent_result_policy(res, 0), "policy6");
+    assert_string_equal(mandate_agent_result_policy(res, 0), "export-rate");
     expect(res, false, MANDATE_CHECK_POLICY, 0, "export 3: usage.hour >= 2");
     free(t);
     /* An erroring forbid denies on the agent path (Cedar alone would allow). */

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# bench_http.sh: POST /v1/authorize over HTTP with wrk (keep-alive, 64 connections) on the agent
+# workload of ../shared/bench (N=1000: 56 policies, ~1000 entities, 10,000 requests), with every
+# decision appended to the evidence ledger and durable before its response. Checks the server's
+# decisions against the reference engine's expected_decisions.jsonl first, then prints
+# decisions/s and p50/p99 latency (median of RUNS runs).
+#
+# Not done yet: the Cerbos comparison of issue 7 (../shared/bench/run_peers.sh drives Cerbos on the
+# same requests; run it in the same session to compare).
+#
+# Knobs: MANDATE_BIN (build-rel/mandate, built (RelWithDebInfo) if missing), WORKLOAD
+# (../shared/bench/workloads/n1000), CONNS (64), DURATION (10 s), RUNS (3), THREADS (server
+# worker threads, 2), WRK_THREADS (1), BATCH (1: one decision per HTTP request; N: batches of N).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SHARED=${MANDATE_SHARED_DIR:-$ROOT/../shared}
+WORKLOAD=${WORKLOAD:-$SHARED/bench/workloads/n1000}
+CONNS=${CONNS:-64} DURATION=${DURATION:-10} RUNS=${RUNS:-3} THREADS=${THREADS:-2}
+WRK_THREADS=${WRK_THREADS:-1} BATCH=${BATCH:-1}
+BIN=${MANDATE_BIN:-$ROOT/build-rel/mandate}
+
+if ! command -v wrk >/dev/null; then
+    echo "installing wrk from Debian" >&2
+    (apt-get install -y wrk || (apt-get update && apt-get install -y wrk)) >/dev/null
+fi
+if [ ! -x "$BIN" ]; then
+    cmake -S "$ROOT" -B "$ROOT/build-rel" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMANDATE_FORMAT_CHECK=OFF >/dev/null
+    cmake --build "$ROOT/build-rel" -j2 --target mandate >/dev/null
+fi
+
+WORK=$(mktemp -d /tmp/mandate-bench-http-XXXXXX)
+PID=
+cleanup() { [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+DATA=$WORK/data
+"$BIN" init --data "$DATA" --origin bench.example/log >/dev/null
+cp "$WORKLOAD/policies.cedar" "$WORKLOAD/schema.cedarschema" "$WORKLOAD/entities.json" "$DATA/"
+KEY=$("$BIN" key create --for 'Service::"bench"' --data "$DATA" 2>/dev/null)
+"$BIN" serve --data "$DATA" --port 0 --threads "$THREADS" --max-connections 4096 >"$WORK/server.log" 2>&1 &
+PID=$!
+PORT=
+for _ in $(seq 1 100); do
+    PORT=$(sed -n 's|^mandate: listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$WORK/server.log")
+    [ -n "$PORT" ] && break
+    sleep 0.1
+done
+[ -n "$PORT" ] || { cat "$WORK/server.log"; exit 1; }
+URL=http://127.0.0.1:$PORT
+
+# Bodies: one request per line (or batches of BATCH), and a check of every decision.
+python3 - "$WORKLOAD" "$WORK" "$URL" "$KEY" "$BATCH" <<'PY'
+import json, sys, urllib.request
+wl, work, url, key, batch = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+reqs = [l.strip() for l in open(wl + "/requests.jsonl") if l.strip()]
+expected = [json.loads(l)["decision"] for l in open(wl + "/expected_decisions.jsonl") if l.strip()]
+with open(work + "/bodies.jsonl", "w") as f:
+    if batch <= 1:
+        f.write("\n".join(reqs) + "\n")
+    else:
+        for i in range(0, len(reqs), batch):
+            f.write('{"requests":[' + ",".join(reqs[i:i + batch]) + "]}\n")
+bad = 0
+for i in range(0, len(reqs), 100):
+    body = ('{"requests":[' + ",".join(reqs[i:i + 100]) + "]}").encode()
+    r = urllib.request.Request(url + "/v1/authorize", body, {"Authorization": "Bearer " + key})
+    got = json.load(urllib.request.urlopen(r))["decisions"]
+    for j, d in enumerate(got):
+        if d["decision"] != expected[i + j]:
+            bad += 1
+print("checked %d decisions against expected_decisions.jsonl: %d differ" % (len(reqs), bad))
+sys.exit(1 if bad else 0)
+PY
+
+cat >"$WORK/bodies.lua" <<'LUA'
+local reqs, idx, threads = {}, 0, 0
+function setup(thread) thread:set("tid", threads); threads = threads + 1 end
+function init(args)
+  local headers = { ["Content-Type"] = "application/json",
+                    ["Authorization"] = "Bearer " .. os.getenv("KEY") }
+  for line in io.lines(os.getenv("BODIES")) do
+    if #line > 0 then reqs[#reqs + 1] = wrk.format("POST", "/v1/authorize", headers, line) end
+  end
+  idx = ((tid or 0) * 7919) % #reqs
+end
+function request() idx = idx + 1; if idx > #reqs then idx = 1 end; return reqs[idx] end
+function done(summary, latency, requests)
+  io.write(string.format("RESULT rps=%.1f p50=%.3f p99=%.3f errors=%d non2xx=%d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, summary.errors.connect + summary.errors.read +
+    summary.errors.write + summary.errors.timeout, summary.errors.status))
+end
+LUA
+
+echo "mandate serve: $THREADS threads, wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, batch $BATCH," \
+     "decisions recorded in the ledger (durable before each response)"
+: >"$WORK/results"
+for r in $(seq 1 "$RUNS"); do
+    KEY=$KEY BODIES=$WORK/bodies.jsonl wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
+        -s "$WORK/bodies.lua" "$URL" | grep '^RESULT' | tee -a "$WORK/results"
+done
+ENTRIES=$(curl -s "$URL/healthz" | sed 's/.*"ledger_size":\([0-9]*\).*/\1/')
+python3 - "$WORK/results" "$BATCH" "$ENTRIES" <<'PY'
+import re, statistics, sys
+rows = [dict(re.findall(r"(\w+)=([\d.]+)", l)) for l in open(sys.argv[1])]
+batch = int(sys.argv[2])
+rps = statistics.median(float(r["rps"]) for r in rows)
+p50 = statistics.median(float(r["p50"]) for r in rows)
+p99 = statistics.median(float(r["p99"]) for r in rows)
+errs = sum(int(r["errors"]) + int(r["non2xx"]) for r in rows)
+print("decisions/s %.0f (HTTP requests/s %.0f)  p50 %.2f ms  p99 %.2f ms  errors %d  ledger entries %s"
+      % (rps * batch, rps, p50, p99, errs, sys.argv[3]))
+PY
+echo "Cerbos on the same requests: not run by this script yet (see ../shared/bench/README.md;" \
+     "its last recorded figure there: 3,211 decisions/s, p99 24.2 ms, 32 connections)."
