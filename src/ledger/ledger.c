@@ -22,6 +22,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -48,6 +49,7 @@ typedef struct cache_level {
 } cache_level;
 
 struct mandate_ledger {
+    int lock_fd; /* the writer lock on "<db>.lock", -1 for a reader */
     md_store *w, *r;
     pthread_mutex_t mu, rmu;
     pthread_cond_t cv;  /* waiters: size, failed or cp_served changed */
@@ -623,8 +625,11 @@ out:
     return rc;
 }
 
+static void release_writer_lock(mandate_ledger *l);
+
 static void ledger_free(mandate_ledger *l)
 {
+    release_writer_lock(l);
     md_store_close(l->w);
     md_store_close(l->r);
     for (int i = 0; i <= MD_MERKLE_MAX_LEVEL; i++)
@@ -642,6 +647,87 @@ static void ledger_free(mandate_ledger *l)
     pthread_rwlock_destroy(&l->cache_lock);
     sodium_memzero(&l->signer, sizeof l->signer);
     free(l);
+}
+
+/* One writing process per ledger: a second process appending would compute the same indices
+ * (the tree lives in memory) and poison the first one's next commit. The writing process holds
+ * an exclusive lock on "<db>.lock" while any of its writer handles is open; readers (get, prove,
+ * verify) take none. Handles within one process share the lock (flock is per open file, so the
+ * process keeps one descriptor per lock file, counted). */
+typedef struct writer_lock {
+    struct writer_lock *next;
+    dev_t dev;
+    ino_t ino;
+    int fd;
+    unsigned refs;
+} writer_lock;
+
+static pthread_mutex_t writer_locks_mu = PTHREAD_MUTEX_INITIALIZER;
+static writer_lock *writer_locks;
+
+static void release_writer_lock(mandate_ledger *l)
+{
+    if (l->lock_fd < 0)
+        return;
+    pthread_mutex_lock(&writer_locks_mu);
+    for (writer_lock **pp = &writer_locks; *pp; pp = &(*pp)->next) {
+        writer_lock *w = *pp;
+        if (w->fd != l->lock_fd)
+            continue;
+        if (--w->refs == 0) {
+            *pp = w->next;
+            close(w->fd); /* releases the lock */
+            free(w);
+        }
+        break;
+    }
+    pthread_mutex_unlock(&writer_locks_mu);
+    l->lock_fd = -1;
+}
+
+static int take_writer_lock(mandate_ledger *l, const char *db_path, md_diag *d)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s.lock", db_path) >= (int)sizeof path)
+        return md_diag_set(d, MANDATE_EINVAL, 0, 0, "ledger path '%s' is too long", db_path);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return md_diag_set(d, MANDATE_EIO, 0, 0, "cannot open the ledger lock '%s': %s", path,
+                           strerror(e));
+    }
+    int rc = 0;
+    pthread_mutex_lock(&writer_locks_mu);
+    writer_lock *w = writer_locks;
+    while (w && !(w->dev == st.st_dev && w->ino == st.st_ino))
+        w = w->next;
+    if (w) {
+        close(fd);
+        w->refs++;
+        l->lock_fd = w->fd;
+    } else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        rc = e == EWOULDBLOCK
+                 ? md_diag_set(d, MANDATE_EDENIED, 0, 0,
+                               "ledger '%s' is open for writing by another process (is 'mandate "
+                               "serve' running on this data directory? then make the change "
+                               "through its API)",
+                               db_path)
+                 : md_diag_set(d, MANDATE_EIO, 0, 0, "cannot lock '%s': %s", path, strerror(e));
+    } else if (!(w = calloc(1, sizeof *w))) {
+        close(fd);
+        rc = md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
+    } else {
+        *w = (writer_lock){writer_locks, st.st_dev, st.st_ino, fd, 1};
+        writer_locks = w;
+        l->lock_fd = fd;
+    }
+    pthread_mutex_unlock(&writer_locks_mu);
+    return rc;
 }
 
 MD_EXPORT int mandate_ledger_open(mandate_ledger **out, const mandate_ledger_opts *o,
@@ -663,6 +749,7 @@ MD_EXPORT int mandate_ledger_open(mandate_ledger **out, const mandate_ledger_opt
     pthread_cond_init(&l->ccv, NULL);
     pthread_cond_init(&l->qcv, NULL);
     pthread_cond_init(&l->gcv, NULL);
+    l->lock_fd = -1;
     static _Atomic uint64_t next_id = 1;
     l->id = next_id++;
     pthread_rwlock_init(&l->cache_lock, NULL);
@@ -671,7 +758,9 @@ MD_EXPORT int mandate_ledger_open(mandate_ledger **out, const mandate_ledger_opt
     l->cache_level = o->cache_level ? o->cache_level : DEFAULT_CACHE_LEVEL; /* 0: all */
     if (l->cache_level > MD_MERKLE_MAX_LEVEL + 1)
         l->cache_level = MD_MERKLE_MAX_LEVEL + 1;
-    int rc = md_store_open(&l->r, o->db_path, 0, &d);
+    int rc = o->key_path ? take_writer_lock(l, o->db_path, &d) : 0;
+    if (rc == 0)
+        rc = md_store_open(&l->r, o->db_path, 0, &d);
     if (rc == 0 && o->key_path)
         rc = md_store_open(&l->w, o->db_path, 0, &d);
     if (rc == 0)

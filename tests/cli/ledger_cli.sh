@@ -65,6 +65,17 @@ contains err "not valid JSON"
 check "bad type" 2 "$BIN" ledger append --data "$D" --type nope '{}'
 check "no data" 2 env -u MANDATE_DATA "$BIN" ledger get 0
 check "unknown sub" 2 "$BIN" ledger frobnicate
+# One writing process per ledger: while one holds it, another's append is refused clearly (and
+# the holder is not disturbed); readers are not blocked; the lock goes with the holder.
+"$BIN" ledger append --data "$D" --stress 1 --count 0 >/dev/null 2>&1 &
+holder=$!
+sleep 1
+check "second writer refused" 3 "$BIN" ledger append --data "$D" --type note '{}'
+contains err "open for writing by another process"
+check "reader while a writer runs" 0 "$BIN" ledger get --data "$D" 0
+kill -9 "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+check "writer after the holder died" 0 "$BIN" ledger append --data "$D" --type note '{}'
+check "verify after a killed writer" 0 "$BIN" ledger verify --db "$D/mandate.db"
 head -c 10000 /dev/urandom >"$work/junk.db"
 check "junk db" 1 "$BIN" ledger verify --db "$work/junk.db"
 check "missing db" 3 "$BIN" ledger verify --db "$work/none.db"
