@@ -5,8 +5,8 @@
 # decisions against the reference engine's expected_decisions.jsonl first, then prints
 # decisions/s and p50/p99 latency (median of RUNS runs).
 #
-# Not done yet: the Cerbos comparison of issue 7 (../shared/bench/run_peers.sh drives Cerbos on the
-# same requests; run it in the same session to compare).
+# Then runs Cerbos (@cerbos/cerbos-linux-x64 from npm, through ../shared/bench/peers/cerbos_bench.js)
+# on the same requests with the same connection count, so the two figures come from one run.
 #
 # Knobs: MANDATE_BIN (build-rel/mandate, built (RelWithDebInfo) if missing), WORKLOAD
 # (../shared/bench/workloads/n1000), CONNS (64), DURATION (10 s), RUNS (3), THREADS (server
@@ -111,5 +111,22 @@ errs = sum(int(r["errors"]) + int(r["non2xx"]) for r in rows)
 print("decisions/s %.0f (HTTP requests/s %.0f)  p50 %.2f ms  p99 %.2f ms  errors %d  ledger entries %s"
       % (rps * batch, rps, p50, p99, errs, sys.argv[3]))
 PY
-echo "Cerbos on the same requests: not run by this script yet (see ../shared/bench/README.md;" \
-     "its last recorded figure there: 3,211 decisions/s, p99 24.2 ms, 32 connections)."
+# Cerbos on the same requests, same machine, same connection count, right after (CERBOS=0 skips).
+if [ "${CERBOS:-1}" != 0 ]; then
+    PEER_DIR=${PEER_DIR:-$WORK/peers}
+    export PEER_DIR
+    if [ ! -x "$PEER_DIR/node_modules/@cerbos/cerbos-linux-x64/cerbos-linux-x64" ]; then
+        mkdir -p "$PEER_DIR"
+        (cd "$PEER_DIR" && npm init -y >/dev/null && \
+            npm install --no-audit --no-fund @cerbos/cerbos-linux-x64@0.55.0 >/dev/null)
+    fi
+    node "$SHARED/bench/peers/cerbos_bench.js" --workload "$WORKLOAD" --scratch "$WORK/cerbos" \
+        --conns "$CONNS" --runs "$RUNS" --duration "$DURATION" --lat_runs 1 \
+        --out "$WORK/cerbos.json" >/dev/null
+    node -e '
+const r = require(process.argv[1]);
+console.log("Cerbos " + r.version + ": decisions/s " + Math.round(r.dps_median) +
+            "  p50 " + (r.p50_us_median / 1000).toFixed(2) + " ms  p99 " +
+            (r.p99_us_median / 1000).toFixed(2) + " ms  (decisions differing from Cedar: " +
+            r.mismatches + " of " + r.requests + ")");' "$WORK/cerbos.json"
+fi

@@ -93,6 +93,45 @@ static const char *euid_text(md_arena *a, const md_euid *u)
     return out;
 }
 
+static bool word_char(char ch)
+{
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+           ch == '_';
+}
+
+/* A uid in the plain form Type::"id" (each path segment [A-Z][A-Za-z0-9_]*, so never a keyword;
+ * the id printable ASCII without quote or backslash): it parses to exactly its pieces and prints
+ * back as itself, so the parser and the printer can be skipped. Anything else takes the parser. */
+static bool plain_uid(md_arena *a, const char *text, md_euid *u, const char **canon)
+{
+    size_t len = strlen(text), i = 0, type_end = 0;
+    for (;;) {
+        if (i >= len || text[i] < 'A' || text[i] > 'Z')
+            return false;
+        while (i < len && word_char(text[i]))
+            i++;
+        if (i + 2 > len || text[i] != ':' || text[i + 1] != ':')
+            return false;
+        type_end = i;
+        i += 2;
+        if (i < len && text[i] == '"')
+            break;
+    }
+    size_t id0 = ++i;
+    while (i < len && text[i] >= 0x20 && text[i] < 0x7f && text[i] != '"' && text[i] != '\\')
+        i++;
+    if (i + 1 != len || text[i] != '"')
+        return false;
+    const char *c = md_arena_strndup(a, text, len);
+    if (!c)
+        return false;
+    memset(u, 0, sizeof *u);
+    u->type = (md_str){c, type_end};
+    u->id = (md_str){c + id0, i - id0};
+    *canon = c;
+    return true;
+}
+
 static int64_t clock_now(void)
 {
     struct timespec ts;
@@ -133,35 +172,41 @@ static int build_context(mandate_agent_result *res, const mandate_agent_request 
     md_str dup;
     if ((rc = md_record_new(a, usage, 2, &usage_rec, &dup)))
         return rc;
-    md_field m[10];
-    size_t nm = 0;
-    m[nm++] = (md_field){MD_STR_LIT("delegator"), {.kind = MD_V_ENTITY, .u.uid = *delegator}};
-    m[nm++] = (md_field){MD_STR_LIT("owner"), {.kind = MD_V_ENTITY, .u.uid = agent->owner_euid}};
-    if (wf) {
-        m[nm++] = (md_field){MD_STR_LIT("workflow"), {.kind = MD_V_ENTITY, .u.uid = wf->euid}};
-        m[nm++] = (md_field){MD_STR_LIT("impact"), wf->impact_set};
-    } else {
+    /* In key order, so that md_record_new has nothing to sort. */
+    md_value impact = wf ? wf->impact_set : (md_value){.kind = MD_V_SET};
+    if (!wf) {
         const md_set *empty;
         if ((rc = md_set_new(a, NULL, 0, &empty)))
             return rc;
-        m[nm++] = (md_field){MD_STR_LIT("impact"), {.kind = MD_V_SET, .u.set = empty}};
+        impact.u.set = empty;
     }
-    m[nm++] = (md_field){MD_STR_LIT("task"), {.kind = MD_V_STRING, .u.s = md_str_c(c->task)}};
-    m[nm++] = (md_field){MD_STR_LIT("delegation"), {.kind = MD_V_STRING, .u.s = md_str_c(c->jti)}};
-    m[nm++] = (md_field){MD_STR_LIT("depth"), {.kind = MD_V_LONG, .u.i = c->depth}};
-    m[nm++] = (md_field){MD_STR_LIT("usage"), {.kind = MD_V_RECORD, .u.rec = usage_rec}};
+    md_field m[10];
+    size_t nm = 0;
     m[nm++] = (md_field){MD_STR_LIT("approval"),
                          {.kind = MD_V_STRING,
                           .u.s = req->approval_id ? MD_STR_LIT("presented") : MD_STR_LIT("none")}};
+    m[nm++] = (md_field){MD_STR_LIT("delegation"), {.kind = MD_V_STRING, .u.s = md_str_c(c->jti)}};
+    m[nm++] = (md_field){MD_STR_LIT("delegator"), {.kind = MD_V_ENTITY, .u.uid = *delegator}};
+    m[nm++] = (md_field){MD_STR_LIT("depth"), {.kind = MD_V_LONG, .u.i = c->depth}};
+    m[nm++] = (md_field){MD_STR_LIT("impact"), impact};
+    m[nm++] = (md_field){MD_STR_LIT("owner"), {.kind = MD_V_ENTITY, .u.uid = agent->owner_euid}};
+    m[nm++] = (md_field){MD_STR_LIT("task"), {.kind = MD_V_STRING, .u.s = md_str_c(c->task)}};
+    m[nm++] = (md_field){MD_STR_LIT("usage"), {.kind = MD_V_RECORD, .u.rec = usage_rec}};
+    if (wf)
+        m[nm++] = (md_field){MD_STR_LIT("workflow"), {.kind = MD_V_ENTITY, .u.uid = wf->euid}};
     const md_record *mrec;
     if ((rc = md_record_new(a, m, nm, &mrec, &dup)))
         return rc;
-    size_t nu = user.u.rec->n;
+    /* The caller's fields (sorted) with mandate put in its place. */
+    size_t nu = user.u.rec->n, at = 0;
+    while (at < nu && md_str_cmp(user.u.rec->fields[at].key, MD_STR_LIT("mandate")) < 0)
+        at++;
     md_field *all = md_arena_array(a, nu + 1, sizeof *all);
     if (!all)
         return MANDATE_ENOMEM;
-    memcpy(all, user.u.rec->fields, nu * sizeof *all);
-    all[nu] = (md_field){MD_STR_LIT("mandate"), {.kind = MD_V_RECORD, .u.rec = mrec}};
+    memcpy(all, user.u.rec->fields, at * sizeof *all);
+    all[at] = (md_field){MD_STR_LIT("mandate"), {.kind = MD_V_RECORD, .u.rec = mrec}};
+    memcpy(all + at + 1, user.u.rec->fields + at, (nu - at) * sizeof *all);
     const md_record *ctx;
     if ((rc = md_record_new(a, all, nu + 1, &ctx, &dup)))
         return rc;
@@ -253,13 +298,15 @@ static bool in_list(const char *const *v, size_t n, const char *x)
 
 /* md_reg_canonical, skipping the parse when the text is already a registered uid. */
 static int canonical(md_arena *a, const md_snapshot *s, int kind, const char *text,
-                     const char **out, md_diag *d)
+                     const char **out, const md_reg_principal **found, md_diag *d)
 {
     const md_reg_principal *p = md_snapshot_find(s, text);
     if (p && p->kind == kind) {
         *out = p->uid;
+        *found = p; /* what md_snapshot_find(s, *out) would return */
         return 0;
     }
+    *found = NULL;
     return md_reg_canonical(a, kind, text, out, d);
 }
 
@@ -274,14 +321,20 @@ static int decide(mandate_registry *r, const mandate_agent_request *req, mandate
                     "the global freeze is on: every agent decision "
                     "is denied");
     md_euid action, resource;
-    if (!req->action || md_euid_parse(a, req->action, strlen(req->action), &action, &d))
+    bool plain_a = req->action && plain_uid(a, req->action, &action, &res->action);
+    bool plain_r = req->resource && plain_uid(a, req->resource, &resource, &res->resource);
+    if (!plain_a &&
+        (!req->action || md_euid_parse(a, req->action, strlen(req->action), &action, &d)))
         return deny(res, MANDATE_CHECK_REQUEST, "bad action uid '%s': %s",
                     req->action ? req->action : "", d.msg);
-    if (!req->resource || md_euid_parse(a, req->resource, strlen(req->resource), &resource, &d))
+    if (!plain_r &&
+        (!req->resource || md_euid_parse(a, req->resource, strlen(req->resource), &resource, &d)))
         return deny(res, MANDATE_CHECK_REQUEST, "bad resource uid '%s': %s",
                     req->resource ? req->resource : "", d.msg);
-    res->action = euid_text(a, &action);
-    res->resource = euid_text(a, &resource);
+    if (!plain_a)
+        res->action = euid_text(a, &action);
+    if (!plain_r)
+        res->resource = euid_text(a, &resource);
     if (!res->action || !res->resource)
         return MANDATE_ENOMEM;
     const char *named = NULL;
@@ -328,7 +381,8 @@ static int decide(mandate_registry *r, const mandate_agent_request *req, mandate
         res->jtis[res->n_jtis++] = dupc(a, c->ancestors[i]);
     const char *sub = NULL;
     int out = 0;
-    if (canonical(a, s, MANDATE_KIND_AGENT, c->sub, &sub, &d)) {
+    const md_reg_principal *found = NULL;
+    if (canonical(a, s, MANDATE_KIND_AGENT, c->sub, &sub, &found, &d)) {
         out = deny(res, MANDATE_CHECK_AGENT, "the delegation's subject is not an agent: %s", d.msg);
         goto done;
     }
@@ -338,7 +392,7 @@ static int decide(mandate_registry *r, const mandate_agent_request *req, mandate
         goto done;
     }
     res->principal = sub;
-    const md_reg_principal *agent = md_snapshot_find(s, sub);
+    const md_reg_principal *agent = found ? found : md_snapshot_find(s, sub);
     if (!agent || agent->kind != MANDATE_KIND_AGENT) {
         out = deny(res, MANDATE_CHECK_AGENT, "agent '%s' is not registered", sub);
         goto done;
@@ -356,12 +410,13 @@ static int decide(mandate_registry *r, const mandate_agent_request *req, mandate
         goto done;
     }
     const char *root = NULL;
-    if (canonical(a, s, MANDATE_KIND_HUMAN, c->delegators[c->n_delegators - 1], &root, &d)) {
+    if (canonical(a, s, MANDATE_KIND_HUMAN, c->delegators[c->n_delegators - 1], &root, &found,
+                  &d)) {
         out = deny(res, MANDATE_CHECK_TOKEN, "the root delegator is not a human: %s", d.msg);
         goto done;
     }
     res->delegator = root;
-    const md_reg_principal *human = md_snapshot_find(s, root);
+    const md_reg_principal *human = found ? found : md_snapshot_find(s, root);
     if (!human || human->status != MANDATE_STATUS_ACTIVE) {
         out = deny(res, MANDATE_CHECK_TOKEN, "delegator '%s' is not an active human", root);
         goto done;
@@ -369,7 +424,8 @@ static int decide(mandate_registry *r, const mandate_agent_request *req, mandate
 
     /* The workflow: the delegation's, else the agent's. */
     const char *wf_uid = NULL;
-    if (c->workflow && canonical(a, s, MANDATE_KIND_WORKFLOW, c->workflow, &wf_uid, &d)) {
+    found = NULL;
+    if (c->workflow && canonical(a, s, MANDATE_KIND_WORKFLOW, c->workflow, &wf_uid, &found, &d)) {
         out = deny(res, MANDATE_CHECK_WORKFLOW, "bad workflow in the delegation: %s", d.msg);
         goto done;
     }
@@ -378,7 +434,7 @@ static int decide(mandate_registry *r, const mandate_agent_request *req, mandate
     const md_reg_principal *wf = NULL;
     if (wf_uid) {
         res->workflow = wf_uid;
-        wf = md_snapshot_find(s, wf_uid);
+        wf = found ? found : md_snapshot_find(s, wf_uid);
         if (!wf || wf->kind != MANDATE_KIND_WORKFLOW) {
             out = deny(res, MANDATE_CHECK_WORKFLOW, "workflow '%s' is not registered", wf_uid);
             goto done;

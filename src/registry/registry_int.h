@@ -56,6 +56,8 @@ typedef struct md_snapshot {
     bool frozen;
     size_t n;
     md_reg_principal **p; /* sorted by uid (strcmp) */
+    uint32_t *index;      /* open-addressing hash of p by uid: slot = 1 + position, 0 empty */
+    size_t index_cap;     /* a power of two, or 0 (then lookups use bsearch) */
     size_t n_revoked;
     const char **revoked; /* sorted (strcmp) */
     md_entities *es;      /* sealed */
