@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "store/account_store.h"
+#include "store/sqlite_conn.h"
 
 enum {
     Q_BEGIN,
@@ -73,42 +74,27 @@ static const char schema_sql[] =
 
 typedef struct sq {
     md_astore base;
-    sqlite3 *db;
-    sqlite3_stmt *st[Q_COUNT];
-    char *path;
+    md_sqlite_conn c;
 } sq;
 
 static int sq_fail(sq *s, md_diag *d, const char *what)
 {
-    return md_diag_set(d, MANDATE_ESTORE, 0, 0, "account store: %s on '%s' failed: %s", what,
-                       s->path, s->db ? sqlite3_errmsg(s->db) : "no connection");
+    return md_sqlite_conn_fail(&s->c, d, what);
 }
 
 static sqlite3_stmt *q(sq *s, int which, md_diag *d)
 {
-    if (!s->st[which] && sqlite3_prepare_v3(s->db, q_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
-                                            &s->st[which], NULL) != SQLITE_OK) {
-        sq_fail(s, d, "preparing a statement");
-        return NULL;
-    }
-    return s->st[which];
+    return md_sqlite_conn_stmt(&s->c, which, d);
 }
 
 static void done(sqlite3_stmt *st)
 {
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    md_sqlite_conn_done(st);
 }
 
 static int run(sq *s, sqlite3_stmt *st, const char *what, md_diag *d)
 {
-    if (!st)
-        return MANDATE_ESTORE;
-    int rc = sqlite3_step(st);
-    done(st);
-    if (rc == SQLITE_CONSTRAINT)
-        return md_diag_set(d, MANDATE_EEXIST, 0, 0, "account store: %s: the key exists", what);
-    return rc == SQLITE_DONE ? 0 : sq_fail(s, d, what);
+    return md_sqlite_conn_run(&s->c, st, what, true, d);
 }
 
 static void bind_str(sqlite3_stmt *st, int i, const char *v)
@@ -127,10 +113,7 @@ static const char *col_str(sqlite3_stmt *st, int i)
 static void sq_close(md_astore *base)
 {
     sq *s = (sq *)base;
-    for (int i = 0; i < Q_COUNT; i++)
-        sqlite3_finalize(s->st[i]);
-    sqlite3_close(s->db);
-    free(s->path);
+    md_sqlite_conn_close(&s->c);
     free(s);
 }
 
@@ -149,7 +132,7 @@ static int sq_commit(md_astore *base, md_diag *d)
 static void sq_rollback(md_astore *base)
 {
     sq *s = (sq *)base;
-    if (s->db && !sqlite3_get_autocommit(s->db))
+    if (s->c.db && !sqlite3_get_autocommit(s->c.db))
         run(s, q(s, Q_ROLLBACK, NULL), "rollback", NULL);
 }
 
@@ -288,7 +271,7 @@ static int sq_approval_transition(md_astore *base, const md_astore_approval *a, 
     bind_approval_tail(st, a, 3);
     bind_str(st, 11, from);
     int rc = run(s, st, "updating an approval", d);
-    *moved = !rc && sqlite3_changes(s->db) == 1;
+    *moved = !rc && sqlite3_changes(s->c.db) == 1;
     return rc;
 }
 
@@ -315,7 +298,7 @@ static int sq_view_record(md_astore *base, const char *id, const char *viewer, i
     bind_str(st, 2, viewer);
     sqlite3_bind_int64(st, 3, time_ms);
     int rc = run(s, st, "recording a view", d);
-    *first = !rc && sqlite3_changes(s->db) == 1;
+    *first = !rc && sqlite3_changes(s->c.db) == 1;
     return rc;
 }
 
@@ -395,32 +378,10 @@ int md_astore_sqlite_open(md_astore **out, const char *path, md_diag *d)
     if (!s)
         return MANDATE_ENOMEM;
     s->base.ops = &sq_ops;
-    size_t n = strlen(path);
-    s->path = malloc(n + 1);
-    if (!s->path) {
-        free(s);
-        return MANDATE_ENOMEM;
-    }
-    memcpy(s->path, path, n + 1);
-    int rc = 0;
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
-        rc = sq_fail(s, d, "opening the database");
-        goto out;
-    }
-    sqlite3_busy_timeout(s->db, 10000);
-    char *err = NULL;
-    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL,
-                     &err) != SQLITE_OK ||
-        sqlite3_exec(s->db, schema_sql, NULL, NULL, &err) != SQLITE_OK) {
-        rc = md_diag_set(d, MANDATE_ESTORE, 0, 0, "account store: creating tables in '%s': %s",
-                         path, err ? err : "unknown error");
-        sqlite3_free(err);
-        goto out;
-    }
-out:
+    int rc = md_sqlite_conn_open(&s->c, "account store", path, false, "PRAGMA synchronous=FULL",
+                                 schema_sql, q_sql, Q_COUNT, d);
     if (rc) {
-        sq_close(&s->base);
+        free(s);
         return rc;
     }
     *out = &s->base;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "store/registry_store.h"
+#include "store/sqlite_conn.h"
 
 enum {
     Q_BEGIN,
@@ -81,37 +82,24 @@ static const char schema_sql[] =
 
 typedef struct sq {
     md_rstore base;
-    sqlite3 *db;
-    sqlite3_stmt *st[Q_COUNT];
-    char *path;
+    md_sqlite_conn c;
     int64_t data_version; /* -1 before the first call of changed */
 } sq;
 
 static int sq_fail(sq *s, md_diag *d, const char *what)
 {
-    return md_diag_set(d, MANDATE_ESTORE, 0, 0, "registry store: %s on '%s' failed: %s", what,
-                       s->path, s->db ? sqlite3_errmsg(s->db) : "no connection");
+    return md_sqlite_conn_fail(&s->c, d, what);
 }
 
 static sqlite3_stmt *q(sq *s, int which, md_diag *d)
 {
-    if (!s->st[which] && sqlite3_prepare_v3(s->db, q_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
-                                            &s->st[which], NULL) != SQLITE_OK) {
-        sq_fail(s, d, "preparing a statement");
-        return NULL;
-    }
-    return s->st[which];
+    return md_sqlite_conn_stmt(&s->c, which, d);
 }
 
 /* Runs a statement with no result rows. */
 static int run(sq *s, sqlite3_stmt *st, const char *what, md_diag *d)
 {
-    if (!st)
-        return MANDATE_ESTORE;
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc == SQLITE_DONE ? 0 : sq_fail(s, d, what);
+    return md_sqlite_conn_run(&s->c, st, what, false, d);
 }
 
 static void bind_str(sqlite3_stmt *st, int i, const char *v)
@@ -122,17 +110,14 @@ static void bind_str(sqlite3_stmt *st, int i, const char *v)
 static void sq_close(md_rstore *base)
 {
     sq *s = (sq *)base;
-    for (int i = 0; i < Q_COUNT; i++)
-        sqlite3_finalize(s->st[i]);
-    sqlite3_close(s->db);
-    free(s->path);
+    md_sqlite_conn_close(&s->c);
     free(s);
 }
 
 static void sq_rollback(md_rstore *base)
 {
     sq *s = (sq *)base;
-    if (s->db && !sqlite3_get_autocommit(s->db))
+    if (s->c.db && !sqlite3_get_autocommit(s->c.db))
         run(s, q(s, Q_ROLLBACK, NULL), "rollback", NULL);
 }
 
@@ -214,7 +199,7 @@ static int put_principal(sq *s, int which, const md_rstore_principal *p, md_diag
         return md_diag_set(d, MANDATE_EEXIST, 0, 0, "'%s' is already registered", p->uid);
     if (rc != SQLITE_DONE)
         return sq_fail(s, d, "writing a principal");
-    if (which != Q_P_INSERT && sqlite3_changes(s->db) == 0)
+    if (which != Q_P_INSERT && sqlite3_changes(s->c.db) == 0)
         return md_diag_set(d, MANDATE_ENOTFOUND, 0, 0, "'%s' is not registered", p->uid);
     return 0;
 }
@@ -238,7 +223,7 @@ static int sq_p_status(md_rstore *base, const char *uid, int status, md_diag *d)
     bind_str(st, 1, uid);
     sqlite3_bind_int(st, 2, status);
     int rc = run(s, st, "writing a status", d);
-    if (!rc && sqlite3_changes(s->db) == 0)
+    if (!rc && sqlite3_changes(s->c.db) == 0)
         rc = md_diag_set(d, MANDATE_ENOTFOUND, 0, 0, "'%s' is not registered", uid);
     return rc;
 }
@@ -308,7 +293,7 @@ static int sq_revoke(md_rstore *base, const char *jti, int64_t time_ms, const ch
     bind_str(st, 4, reason);
     int rc = run(s, st, "writing a revocation", d);
     if (!rc && added)
-        *added = sqlite3_changes(s->db) > 0;
+        *added = sqlite3_changes(s->c.db) > 0;
     return rc;
 }
 
@@ -437,33 +422,14 @@ int md_rstore_sqlite_open(md_rstore **out, const char *path, md_diag *d)
         return md_diag_set(d, MANDATE_EINVAL, 0, 0, "registry store: no database path");
     *out = NULL;
     sq *s = calloc(1, sizeof *s);
-    size_t n = strlen(path);
-    if (!s || !(s->path = malloc(n + 1))) {
-        free(s);
+    if (!s)
         return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "registry store: out of memory");
-    }
-    memcpy(s->path, path, n + 1);
     s->base.ops = &sqlite_ops;
     s->data_version = -1;
-    int rc = 0;
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
-        rc = md_diag_set(d, MANDATE_ESTORE, 0, 0, "cannot open registry store '%s': %s", path,
-                         s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        goto out;
-    }
-    sqlite3_busy_timeout(s->db, 10000);
-    char *err = NULL;
-    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, &err) != SQLITE_OK ||
-        sqlite3_exec(s->db, schema_sql, NULL, NULL, &err) != SQLITE_OK) {
-        rc = md_diag_set(d, MANDATE_ESTORE, 0, 0, "cannot set up registry store '%s': %s", path,
-                         err ? err : sqlite3_errmsg(s->db));
-        sqlite3_free(err);
-        goto out;
-    }
-out:
+    int rc = md_sqlite_conn_open(&s->c, "registry store", path, true, NULL, schema_sql, q_sql,
+                                 Q_COUNT, d);
     if (rc) {
-        sq_close(&s->base);
+        free(s);
         return rc;
     }
     *out = &s->base;
