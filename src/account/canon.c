@@ -21,6 +21,12 @@ int md_account_uid(md_arena *a, const char *text, const char **out, md_euid *uid
                            MD_ACCOUNT_MAX_FIELD);
     md_euid u;
     md_diag pd = {0};
+    if (md_euid_parse_plain(a, text, len, &u)) {
+        *out = u.type.ptr; /* the plain form is its own canonical text */
+        if (uid)
+            *uid = u;
+        return 0;
+    }
     if (md_euid_parse(a, text, len, &u, &pd))
         return md_diag_set(d, MANDATE_EINVAL, 0, 0, "'%s' is not a Cedar entity uid: %s", text,
                            pd.msg);

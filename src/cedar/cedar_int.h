@@ -442,6 +442,10 @@ int md_policyset_link(md_arena *a, md_policyset *ps, md_str template_id, md_str 
                       const md_euid *principal, const md_euid *resource, md_diag *d);
 /* Parses a single expression (for tests and tools). */
 /* Parses an entity uid in Cedar syntax (NS::Type::"id"). */
+/* The plain form alone: path segments [A-Z][A-Za-z0-9_]* (never a keyword) and an id of
+ * printable ASCII without quote or backslash, which parses to exactly its pieces and prints back
+ * as itself (the copy in the arena is NUL-terminated at out->type.ptr). False: use the parser. */
+bool md_euid_parse_plain(md_arena *a, const char *text, size_t len, md_euid *out);
 int md_euid_parse(md_arena *a, const char *text, size_t len, md_euid *out, md_diag *d);
 int md_expr_parse(md_arena *a, const char *text, size_t len, const md_expr **out, md_diag *d);
 

@@ -1359,10 +1359,46 @@ int md_expr_parse(md_arena *a, const char *text, size_t len, const md_expr **out
     return 0;
 }
 
+static bool word_char(char ch)
+{
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+           ch == '_';
+}
+
+bool md_euid_parse_plain(md_arena *a, const char *text, size_t len, md_euid *out)
+{
+    size_t i = 0, type_end = 0;
+    for (;;) {
+        if (i >= len || text[i] < 'A' || text[i] > 'Z')
+            return false;
+        while (i < len && word_char(text[i]))
+            i++;
+        if (i + 2 > len || text[i] != ':' || text[i + 1] != ':')
+            return false;
+        type_end = i;
+        i += 2;
+        if (i < len && text[i] == '"')
+            break;
+    }
+    size_t id0 = ++i;
+    while (i < len && text[i] >= 0x20 && text[i] < 0x7f && text[i] != '"' && text[i] != '\\')
+        i++;
+    if (i + 1 != len || text[i] != '"')
+        return false;
+    const char *c = md_arena_strndup(a, text, len);
+    if (!c)
+        return false;
+    out->type = (md_str){c, type_end};
+    out->id = (md_str){c + id0, i - id0};
+    return true;
+}
+
 int md_euid_parse(md_arena *a, const char *text, size_t len, md_euid *out, md_diag *d)
 {
     if (!a || !out || (!text && len))
         return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_euid_parse: invalid argument");
+    if (md_euid_parse_plain(a, text, len, out))
+        return 0;
     parser p;
     TRY(parser_init(&p, a, text, len, d));
     md_token start = p.tok;

@@ -93,42 +93,13 @@ static const char *euid_text(md_arena *a, const md_euid *u)
     return out;
 }
 
-static bool word_char(char ch)
-{
-    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-           ch == '_';
-}
-
-/* A uid in the plain form Type::"id" (each path segment [A-Z][A-Za-z0-9_]*, so never a keyword;
- * the id printable ASCII without quote or backslash): it parses to exactly its pieces and prints
- * back as itself, so the parser and the printer can be skipped. Anything else takes the parser. */
+/* A uid in the plain form (md_euid_parse_plain) prints back as itself, so its canonical text is
+ * the input: the printer can be skipped too. Anything else takes the parser. */
 static bool plain_uid(md_arena *a, const char *text, md_euid *u, const char **canon)
 {
-    size_t len = strlen(text), i = 0, type_end = 0;
-    for (;;) {
-        if (i >= len || text[i] < 'A' || text[i] > 'Z')
-            return false;
-        while (i < len && word_char(text[i]))
-            i++;
-        if (i + 2 > len || text[i] != ':' || text[i + 1] != ':')
-            return false;
-        type_end = i;
-        i += 2;
-        if (i < len && text[i] == '"')
-            break;
-    }
-    size_t id0 = ++i;
-    while (i < len && text[i] >= 0x20 && text[i] < 0x7f && text[i] != '"' && text[i] != '\\')
-        i++;
-    if (i + 1 != len || text[i] != '"')
+    if (!md_euid_parse_plain(a, text, strlen(text), u))
         return false;
-    const char *c = md_arena_strndup(a, text, len);
-    if (!c)
-        return false;
-    memset(u, 0, sizeof *u);
-    u->type = (md_str){c, type_end};
-    u->id = (md_str){c + id0, i - id0};
-    *canon = c;
+    *canon = u->type.ptr;
     return true;
 }
 
