@@ -138,26 +138,13 @@ static void sq_rollback(md_astore *base)
 
 static int sq_meta_get(md_astore *base, const char *key, int64_t *v, md_diag *d)
 {
-    sq *s = (sq *)base;
-    sqlite3_stmt *st = q(s, Q_META_GET, d);
-    if (!st)
-        return MANDATE_ESTORE;
-    bind_str(st, 1, key);
-    int rc = sqlite3_step(st);
-    *v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    done(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(s, d, "reading a setting");
+    return md_sqlite_conn_get_i64(&((sq *)base)->c, Q_META_GET, key, v, "reading a setting", d);
 }
 
 static int sq_meta_put(md_astore *base, const char *key, int64_t v, md_diag *d)
 {
-    sq *s = (sq *)base;
-    sqlite3_stmt *st = q(s, Q_META_PUT, d);
-    if (!st)
-        return MANDATE_ESTORE;
-    bind_str(st, 1, key);
-    sqlite3_bind_int64(st, 2, v);
-    return run(s, st, "writing a setting", d);
+    return md_sqlite_conn_put_i64(&((sq *)base)->c, Q_META_PUT, key, v, "writing a setting", true,
+                                  d);
 }
 
 static void bind_approval_tail(sqlite3_stmt *st, const md_astore_approval *a, int first)
@@ -324,13 +311,8 @@ static int sq_view_get(md_astore *base, const char *id, const char *viewer, int6
 
 static int sq_index_put(md_astore *base, const char *key, uint64_t index, md_diag *d)
 {
-    sq *s = (sq *)base;
-    sqlite3_stmt *st = q(s, Q_I_PUT, d);
-    if (!st)
-        return MANDATE_ESTORE;
-    bind_str(st, 1, key);
-    sqlite3_bind_int64(st, 2, (int64_t)index);
-    return run(s, st, "writing the trace index", d);
+    return md_sqlite_conn_put_i64(&((sq *)base)->c, Q_I_PUT, key, (int64_t)index,
+                                  "writing the trace index", true, d);
 }
 
 static int sq_index_get(md_astore *base, const char *key, size_t limit, md_astore_index_cb cb,

@@ -155,32 +155,16 @@ static int sq_changed(md_rstore *base, bool *changed, md_diag *d)
 
 static int sq_meta_get(md_rstore *base, const char *key, uint64_t *v, md_diag *d)
 {
-    sq *s = (sq *)base;
-    sqlite3_stmt *st = q(s, Q_META_GET, d);
-    if (!st)
-        return MANDATE_ESTORE;
-    bind_str(st, 1, key);
-    int rc = sqlite3_step(st), ret = 0;
-    if (rc == SQLITE_ROW)
-        *v = (uint64_t)sqlite3_column_int64(st, 0);
-    else if (rc == SQLITE_DONE)
-        *v = 0;
-    else
-        ret = sq_fail(s, d, "reading a setting");
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return ret;
+    int64_t x = 0;
+    int rc = md_sqlite_conn_get_i64(&((sq *)base)->c, Q_META_GET, key, &x, "reading a setting", d);
+    *v = (uint64_t)x;
+    return rc;
 }
 
 static int sq_meta_put(md_rstore *base, const char *key, uint64_t v, md_diag *d)
 {
-    sq *s = (sq *)base;
-    sqlite3_stmt *st = q(s, Q_META_PUT, d);
-    if (!st)
-        return MANDATE_ESTORE;
-    bind_str(st, 1, key);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)v);
-    return run(s, st, "writing a setting", d);
+    return md_sqlite_conn_put_i64(&((sq *)base)->c, Q_META_PUT, key, (int64_t)v,
+                                  "writing a setting", false, d);
 }
 
 static int put_principal(sq *s, int which, const md_rstore_principal *p, md_diag *d)
@@ -321,32 +305,17 @@ static int sq_revoked_each(md_rstore *base, md_rstore_revoked_cb cb, void *ctx, 
 
 static int sq_uses_get(md_rstore *base, const char *jti, uint64_t *n, md_diag *d)
 {
-    sq *s = (sq *)base;
-    sqlite3_stmt *st = q(s, Q_USES_GET, d);
-    if (!st)
-        return MANDATE_ESTORE;
-    bind_str(st, 1, jti);
-    int rc = sqlite3_step(st), ret = 0;
-    if (rc == SQLITE_ROW)
-        *n = (uint64_t)sqlite3_column_int64(st, 0);
-    else if (rc == SQLITE_DONE)
-        *n = 0;
-    else
-        ret = sq_fail(s, d, "reading a use count");
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return ret;
+    int64_t x = 0;
+    int rc =
+        md_sqlite_conn_get_i64(&((sq *)base)->c, Q_USES_GET, jti, &x, "reading a use count", d);
+    *n = (uint64_t)x;
+    return rc;
 }
 
 static int sq_uses_add(md_rstore *base, const char *jti, uint64_t n, md_diag *d)
 {
-    sq *s = (sq *)base;
-    sqlite3_stmt *st = q(s, Q_USES_ADD, d);
-    if (!st)
-        return MANDATE_ESTORE;
-    bind_str(st, 1, jti);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)n);
-    return run(s, st, "writing a use count", d);
+    return md_sqlite_conn_put_i64(&((sq *)base)->c, Q_USES_ADD, jti, (int64_t)n,
+                                  "writing a use count", false, d);
 }
 
 static int sq_usage_add(md_rstore *base, const char *agent, const char *action, int64_t minute,

@@ -89,3 +89,32 @@ int md_sqlite_conn_run(md_sqlite_conn *c, sqlite3_stmt *st, const char *what, bo
         return md_diag_set(d, MANDATE_EEXIST, 0, 0, "%s: %s: the key exists", c->name, what);
     return rc == SQLITE_DONE ? 0 : md_sqlite_conn_fail(c, d, what);
 }
+
+int md_sqlite_conn_get_i64(md_sqlite_conn *c, int which, const char *key, int64_t *v,
+                           const char *what, md_diag *d)
+{
+    sqlite3_stmt *st = md_sqlite_conn_stmt(c, which, d);
+    if (!st)
+        return MANDATE_ESTORE;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st), ret = 0;
+    if (rc == SQLITE_ROW)
+        *v = sqlite3_column_int64(st, 0);
+    else if (rc == SQLITE_DONE)
+        *v = 0;
+    else
+        ret = md_sqlite_conn_fail(c, d, what);
+    md_sqlite_conn_done(st);
+    return ret;
+}
+
+int md_sqlite_conn_put_i64(md_sqlite_conn *c, int which, const char *key, int64_t v,
+                           const char *what, bool exists_is_error, md_diag *d)
+{
+    sqlite3_stmt *st = md_sqlite_conn_stmt(c, which, d);
+    if (!st)
+        return MANDATE_ESTORE;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, v);
+    return md_sqlite_conn_run(c, st, what, exists_is_error, d);
+}

@@ -39,4 +39,12 @@ void md_sqlite_conn_done(sqlite3_stmt *st);
 int md_sqlite_conn_run(md_sqlite_conn *c, sqlite3_stmt *st, const char *what, bool exists_is_error,
                        md_diag *d);
 
+/* Statement `which` takes (?1 text key) and returns one integer column: *v is that integer, or 0
+ * when there is no row. */
+int md_sqlite_conn_get_i64(md_sqlite_conn *c, int which, const char *key, int64_t *v,
+                           const char *what, md_diag *d);
+/* Statement `which` takes (?1 text key, ?2 integer) and returns no rows (md_sqlite_conn_run). */
+int md_sqlite_conn_put_i64(md_sqlite_conn *c, int which, const char *key, int64_t v,
+                           const char *what, bool exists_is_error, md_diag *d);
+
 #endif
