@@ -95,6 +95,19 @@ int mandate_ledger_wait(mandate_ledger *l, uint64_t ticket, mandate_diag *diag);
  * {"index":..,"type":"decision","time_ms":..,"body":{..},"leaf_hash":"<base64>"}; owned. */
 int mandate_ledger_get(mandate_ledger *l, uint64_t index, char **json_out, mandate_diag *diag);
 
+/* Called by mandate_ledger_scan for each entry: its index, type (a mandate_entry_type), time and
+ * canonical JSON body (borrowed for the call). Return 0 to go on; any other value stops the scan
+ * and is returned by it. Must not call into the same ledger. */
+typedef int (*mandate_ledger_visit)(void *arg, uint64_t index, int type, int64_t time_ms,
+                                    const char *body, size_t body_len);
+
+/* Visits the durable entries from index `from` up to (not including) `to` (0 or past the size:
+ * the current size) in index order, reading the store in chunks so other readers are not held
+ * up for the whole scan. Returns MANDATE_OK, the visitor's non-zero value, or an error (a
+ * malformed stored entry is MANDATE_ECORRUPT naming its index). */
+int mandate_ledger_scan(mandate_ledger *l, uint64_t from, uint64_t to, mandate_ledger_visit fn,
+                        void *arg, mandate_diag *diag);
+
 /* Signs (or returns the stored) checkpoint for the current size: the signed note text, owned. */
 int mandate_ledger_checkpoint(mandate_ledger *l, char **note_out, mandate_diag *diag);
 /* The latest stored checkpoint, owned; MANDATE_ENOTFOUND when there is none. */

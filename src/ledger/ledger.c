@@ -969,6 +969,63 @@ MD_EXPORT int mandate_ledger_get(mandate_ledger *l, uint64_t index, char **json_
     return to_public(&d, diag, rc);
 }
 
+enum { SCAN_CHUNK = 4096 };
+
+/* One chunk of a scan under the read lock: entries [*from, min(*from + SCAN_CHUNK, to)). */
+static int scan_chunk(mandate_ledger *l, uint64_t *from, uint64_t to, mandate_ledger_visit fn,
+                      void *arg, int *stop, md_diag *d)
+{
+    uint64_t end = to - *from > SCAN_CHUNK ? *from + SCAN_CHUNK : to;
+    md_store_iter *it = NULL;
+    pthread_mutex_lock(&l->rmu);
+    int rc = l->r->ops->iter_open(l->r, MD_STORE_ENTRIES, 0, *from, &it, d);
+    while (rc == 0 && *from < end) {
+        md_store_row row;
+        int got = l->r->ops->iter_next(it, &row, d);
+        if (got < 0) {
+            rc = got;
+            break;
+        }
+        if (got == 0 || row.index != *from) {
+            rc = md_diag_set(d, MANDATE_ECORRUPT, 0, 0, "ledger entry %" PRIu64 " is missing",
+                             *from);
+            break;
+        }
+        int type;
+        int64_t time_ms;
+        const char *body;
+        size_t body_len;
+        if (md_entry_decode(row.data, row.len, &type, &time_ms, &body, &body_len)) {
+            rc = md_diag_set(d, MANDATE_ECORRUPT, 0, 0, "ledger entry %" PRIu64 " is malformed",
+                             *from);
+            break;
+        }
+        if ((*stop = fn(arg, *from, type, time_ms, body, body_len)) != 0)
+            break;
+        (*from)++;
+    }
+    if (it)
+        l->r->ops->iter_close(it);
+    pthread_mutex_unlock(&l->rmu);
+    return rc;
+}
+
+MD_EXPORT int mandate_ledger_scan(mandate_ledger *l, uint64_t from, uint64_t to,
+                                  mandate_ledger_visit fn, void *arg, mandate_diag *diag)
+{
+    md_diag d;
+    md_diag_clear(&d);
+    if (!l || !fn)
+        return to_public(&d, diag, md_diag_set(&d, MANDATE_EINVAL, 0, 0, "no ledger or visitor"));
+    uint64_t size = mandate_ledger_size(l);
+    if (to == 0 || to > size)
+        to = size;
+    int rc = 0, stop = 0;
+    while (rc == 0 && stop == 0 && from < to)
+        rc = scan_chunk(l, &from, to, fn, arg, &stop, &d);
+    return stop && rc == 0 ? stop : to_public(&d, diag, rc);
+}
+
 static int get_checkpoint(mandate_ledger *l, uint64_t size, char **note_out, md_diag *d)
 {
     md_buf note;
