@@ -10,6 +10,10 @@
  *
  * Prints one JSON object with decisions/s, p50/p99 latency, memory per entity and whether the
  * decisions (and reasons, by @id) equal the workload's expected_decisions.jsonl.
+ *
+ * Cache misses per decision, warm (bench/README.md):
+ *   valgrind --tool=callgrind --cache-sim=yes --instr-atstart=no --LL=33554432,16,64 \
+ *     --toggle-collect=md_authorize bench_cedar --workload DIR --runs 1 --warmup 10000
  */
 #include <dirent.h>
 #include <malloc.h>
@@ -21,6 +25,19 @@
 
 #include "cedar/cedar_int.h"
 #include "cedar/entities.h"
+
+/* Under callgrind (valgrind --tool=callgrind --instr-atstart=no), only the decisions after the
+ * warm-up are measured, with warm caches; elsewhere these are no-ops. */
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#endif
+#endif
+#ifndef CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_ZERO_STATS
+#define CALLGRIND_STOP_INSTRUMENTATION
+#endif
 
 typedef struct job {
     const md_policyset *ps;
@@ -130,10 +147,12 @@ static result run(const jobs *js, int runs, size_t warmup, decision *last)
 {
     md_arena *scratch = md_arena_new();
     md_response r;
+    CALLGRIND_START_INSTRUMENTATION;
     for (size_t i = 0; i < warmup && i < js->n; i++) {
         md_arena_reset(scratch);
         md_authorize(scratch, js->v[i].ps, &js->v[i].req, js->v[i].es, &r);
     }
+    CALLGRIND_ZERO_STATS;
     double *lat = malloc(js->n * sizeof *lat);
     double *dps = malloc((size_t)runs * sizeof *dps), *p50 = malloc((size_t)runs * sizeof *p50),
            *p99 = malloc((size_t)runs * sizeof *p99), *cpu = malloc((size_t)runs * sizeof *cpu);
@@ -161,6 +180,7 @@ static result run(const jobs *js, int runs, size_t warmup, decision *last)
         p50[k] = pct(lat, js->n, 0.5) / 1e3;
         p99[k] = pct(lat, js->n, 0.99) / 1e3;
     }
+    CALLGRIND_STOP_INSTRUMENTATION;
     qsort(dps, (size_t)runs, sizeof *dps, rcmp);
     qsort(p50, (size_t)runs, sizeof *p50, rcmp);
     qsort(p99, (size_t)runs, sizeof *p99, rcmp);

@@ -78,11 +78,58 @@ typedef struct md_field {
     md_value val;
 } md_field;
 
-/* A record: fields sorted by key (md_str_cmp), keys unique. */
+/* A record: fields sorted by key (md_str_cmp), keys unique. sigs (NULL in records not made by
+ * md_record_new) holds md_key_sig of each field's key, so a lookup in a record of up to 16 fields
+ * reads the signatures (one cache line) and then only the field that matches; larger records are
+ * searched. */
 struct md_record {
     size_t n;
+    const uint32_t *sigs;
     md_field fields[];
 };
+
+/* md_str_eq for the hot paths: short strings (the usual type names, ids and keys) compare in a
+ * few word loads, without a libc call. */
+static inline bool md_bytes_eq(md_str a, md_str b)
+{
+    size_t n = a.len;
+    if (n != b.len)
+        return false;
+    const char *p = a.ptr, *q = b.ptr;
+    if (p == q || n == 0)
+        return true;
+    if (n >= 8) {
+        uint64_t x, y;
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&x, p + i, 8);
+            memcpy(&y, q + i, 8);
+            if (x != y)
+                return false;
+        }
+        memcpy(&x, p + n - 8, 8);
+        memcpy(&y, q + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        uint32_t x1, y1, x2, y2;
+        memcpy(&x1, p, 4);
+        memcpy(&y1, q, 4);
+        memcpy(&x2, p + n - 4, 4);
+        memcpy(&y2, q + n - 4, 4);
+        return x1 == y1 && x2 == y2;
+    }
+    return p[0] == q[0] && p[n / 2] == q[n / 2] && p[n - 1] == q[n - 1];
+}
+
+/* A cheap fingerprint of a record key: equal keys have equal signatures. */
+static inline uint32_t md_key_sig(md_str k)
+{
+    if (k.len == 0)
+        return 0;
+    const unsigned char *p = (const unsigned char *)k.ptr;
+    return (uint32_t)(k.len & 0xff) << 24 | (uint32_t)p[0] << 16 | (uint32_t)p[k.len / 2] << 8 |
+           p[k.len - 1];
+}
 
 /* value.c */
 /* A total order over values: by kind, then by content. Used to canonicalise sets. */
@@ -108,14 +155,15 @@ int md_euid_print(md_buf *b, const md_euid *u);
 const char *md_vkind_name(md_vkind k); /* "bool", "long", "string", "entity", ... */
 
 /* ---- entities ---- */
+/* The fields a decision reads come first (the first cache line of a stored entity). */
 typedef struct md_entity {
     md_euid uid;
     const md_record *attrs; /* never NULL */
-    const md_record *tags;  /* never NULL */
-    size_t n_parents;       /* direct parents as given */
-    const md_euid *parents;
-    size_t n_ancestors; /* transitive closure of parents, sorted by md_euid_cmp, no self */
+    size_t n_ancestors;     /* transitive closure of parents, sorted by md_euid_cmp, no self */
     const md_euid *ancestors;
+    const md_record *tags; /* never NULL */
+    size_t n_parents;      /* direct parents as given */
+    const md_euid *parents;
 } md_entity;
 
 typedef struct md_entities md_entities;
@@ -124,7 +172,9 @@ typedef struct md_entities md_entities;
 /* A new, empty store living in arena a. Entities are added, then md_entities_seal computes the
  * ancestor closure; after sealing the store is read-only. */
 int md_entities_new(md_arena *a, md_entities **out);
-/* Adds an entity (copied shallowly: attrs/tags/parents must live in the same arena).
+/* Adds an entity (copied shallowly: attrs/tags/parents must live in the same arena; sealing
+ * rewrites the entity-valued fields of attrs and tags to share the uid strings of the entities
+ * they name, so those records must not be shared with a store other threads are reading).
  * A uid already present: MANDATE_EEXIST. */
 int md_entities_add(md_entities *es, const md_entity *e);
 int md_entities_seal(md_entities *es, md_diag *d);
@@ -336,6 +386,7 @@ struct md_expr {
         struct {
             const md_expr *a;
             md_str name;
+            uint32_t sig; /* md_key_sig(name), or 0 when not computed (the parser sets it) */
         } attr;
         struct {
             const md_expr *a;

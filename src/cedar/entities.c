@@ -2,6 +2,15 @@
  * entities.c: the entity store (see cedar_int.h and entities.h): insertion-ordered chunks, an
  * open-addressing hash index, and the ancestor closure computed once by md_entities_seal.
  *
+ * Layout: each entity is one 128-byte, line-aligned entry: a copy of its id when the id is short
+ * (the entity's uid.id points there), then the md_entity, so that the first cache line holds the
+ * id, the uid and attrs. Sealing rewrites every entity-valued attribute and tag that names a
+ * stored entity to share that entity's uid strings, so following an attribute such as
+ * principal.owner needs no hashing: md_entities_resolve maps the id pointer back to its entry (a
+ * binary search over the chunks' address ranges) and checks it. Sealing also notes in each entry
+ * the first entities its attributes name, for md_entities_prefetch_named. Chunk 0 starts small
+ * and doubles up to CHUNK_SIZE (small stores stay small); later chunks are full size.
+ *
  * Closure: Tarjan's strongly-connected-components algorithm, run iteratively over the parent
  * edges between stored entities. Components complete in reverse topological order (a component
  * finishes after every component it can reach), so each entity's closure is built from its
@@ -17,19 +26,46 @@
 #define CHUNK_SHIFT 12u
 #define CHUNK_SIZE (1u << CHUNK_SHIFT)
 #define CHUNK_MASK (CHUNK_SIZE - 1u)
+#define FIRST_CHUNK 16u /* entries of chunk 0 at first; it doubles up to CHUNK_SIZE */
+#define LINE 64u
 
 typedef struct slot {
     uint32_t idx1; /* index + 1; 0 for an empty slot */
     uint32_t tag;  /* high bits of the hash, to skip most key comparisons */
 } slot;
 
+/* One stored entity: two cache lines. The first holds a short id's bytes, the uid and attrs,
+ * so that finding an entity by uid and reading an attribute touch one line. */
+typedef struct entry {
+    char id[24]; /* the id, NUL-terminated, when it fits */
+    md_entity e;
+    /* Set by sealing: the first entity this one's attributes name, that entity's attributes, and
+     * the second one named (NULL when none), for md_entities_prefetch_named. */
+    const void *named[3];
+} entry;
+
+_Static_assert(sizeof(entry) == 128, "an entry is two cache lines");
+_Static_assert(offsetof(entry, e.attrs) + sizeof(void *) <= 64, "uid and attrs in line 0");
+
+/* Address range of one chunk, for md_entities_resolve. */
+typedef struct span {
+    uintptr_t lo, hi;
+    uint32_t chunk;
+} span;
+
 struct md_entities {
     md_arena *a;
-    md_entity **chunks;
+    entry **chunks;
     size_t chunks_cap;
+    size_t cap0; /* entries chunk 0 holds */
     size_t n;
     slot *tab;
     size_t tab_cap; /* a power of two, or 0 */
+    span *spans;    /* sorted by lo; set by md_entities_seal */
+    size_t n_spans;
+    uintptr_t lo, hi; /* the spans' bounds */
+    md_str *types;    /* the distinct entity type names of stored uids (open addressing) */
+    size_t types_cap, n_types;
     bool sealed;
     bool has_cycle;
     md_euid cycle_at;
@@ -37,7 +73,63 @@ struct md_entities {
 
 static md_entity *at(const md_entities *es, size_t i)
 {
-    return &es->chunks[i >> CHUNK_SHIFT][i & CHUNK_MASK];
+    return &es->chunks[i >> CHUNK_SHIFT][i & CHUNK_MASK].e;
+}
+
+/* n zeroed entries starting on a cache line. */
+static entry *entries_new(md_arena *a, size_t n)
+{
+    char *p = md_arena_alloc(a, n * sizeof(entry) + LINE);
+    if (!p)
+        return NULL;
+    return (entry *)(void *)(p + (LINE - (uintptr_t)p % LINE) % LINE);
+}
+
+/* Points the entry's uid.id at its own copy when the id fits. */
+static void own_id(entry *x)
+{
+    md_str id = x->e.uid.id;
+    if (id.len >= sizeof x->id || !id.ptr)
+        return;
+    if (id.len)
+        memmove(x->id, id.ptr, id.len);
+    x->id[id.len] = '\0';
+    x->e.uid.id.ptr = x->id;
+}
+
+/* Points *t at the store's copy of the type name, so that the uids of stored entities (and the
+ * attribute values and ancestors that share them) compare types by pointer. */
+static int share_type(md_entities *es, md_str *t)
+{
+    if ((es->n_types + 1) * 2 > es->types_cap) {
+        size_t cap = es->types_cap ? es->types_cap * 2 : 16;
+        md_str *v = md_arena_array(es->a, cap, sizeof *v);
+        if (!v)
+            return MANDATE_ENOMEM;
+        for (size_t i = 0; i < es->types_cap; i++) {
+            if (!es->types[i].ptr)
+                continue;
+            size_t j = (size_t)md_hash_bytes(es->types[i].ptr, es->types[i].len, 0) & (cap - 1);
+            while (v[j].ptr)
+                j = (j + 1) & (cap - 1);
+            v[j] = es->types[i];
+        }
+        es->types = v;
+        es->types_cap = cap;
+    }
+    size_t mask = es->types_cap - 1, j = (size_t)md_hash_bytes(t->ptr, t->len, 0) & mask;
+    for (; es->types[j].ptr; j = (j + 1) & mask)
+        if (md_bytes_eq(es->types[j], *t)) {
+            *t = es->types[j];
+            return 0;
+        }
+    md_str copy = md_arena_str(es->a, *t);
+    if (!copy.ptr)
+        return MANDATE_ENOMEM;
+    es->types[j] = copy;
+    es->n_types++;
+    *t = copy;
+    return 0;
 }
 
 int md_entities_new(md_arena *a, md_entities **out)
@@ -61,7 +153,8 @@ static slot *lookup(const md_entities *es, const md_euid *uid, uint64_t h)
         slot *s = &es->tab[pos];
         if (s->idx1 == 0)
             return s;
-        if (s->tag == tag && md_euid_eq(&at(es, s->idx1 - 1)->uid, uid))
+        const md_euid *v = &at(es, s->idx1 - 1)->uid;
+        if (s->tag == tag && md_bytes_eq(v->id, uid->id) && md_bytes_eq(v->type, uid->type))
             return s;
     }
 }
@@ -102,7 +195,7 @@ int md_entities_add(md_entities *es, const md_entity *e)
     size_t ci = es->n >> CHUNK_SHIFT;
     if (ci >= es->chunks_cap) {
         size_t cap = es->chunks_cap ? es->chunks_cap * 2 : 16;
-        md_entity **chunks = md_arena_array(es->a, cap, sizeof *chunks);
+        entry **chunks = md_arena_array(es->a, cap, sizeof *chunks);
         if (!chunks)
             return MANDATE_ENOMEM;
         if (es->chunks_cap)
@@ -110,13 +203,30 @@ int md_entities_add(md_entities *es, const md_entity *e)
         es->chunks = chunks;
         es->chunks_cap = cap;
     }
-    if (!es->chunks[ci]) {
-        es->chunks[ci] = md_arena_array(es->a, CHUNK_SIZE, sizeof(md_entity));
+    if (ci == 0 && es->n == es->cap0) {
+        /* Chunk 0 grows by doubling; the old copy stays in the arena, unused. */
+        size_t cap = es->cap0 ? es->cap0 * 2 : FIRST_CHUNK;
+        entry *c0 = entries_new(es->a, cap);
+        if (!c0)
+            return MANDATE_ENOMEM;
+        for (size_t i = 0; i < es->n; i++) {
+            c0[i] = es->chunks[0][i];
+            own_id(&c0[i]);
+        }
+        es->chunks[0] = c0;
+        es->cap0 = cap;
+    } else if (ci > 0 && !es->chunks[ci]) {
+        es->chunks[ci] = entries_new(es->a, CHUNK_SIZE);
         if (!es->chunks[ci])
             return MANDATE_ENOMEM;
     }
-    md_entity *dst = at(es, es->n);
+    entry *x = &es->chunks[ci][es->n & CHUNK_MASK];
+    md_entity *dst = &x->e;
     *dst = *e;
+    own_id(x);
+    int rc = dst->uid.type.ptr ? share_type(es, &dst->uid.type) : 0;
+    if (rc)
+        return rc;
     if (!dst->attrs)
         dst->attrs = md_record_empty();
     if (!dst->tags)
@@ -131,10 +241,45 @@ int md_entities_add(md_entities *es, const md_entity *e)
     return 0;
 }
 
+const md_entity *md_entities_resolve(const md_entities *es, const md_euid *uid)
+{
+    uintptr_t p = (uintptr_t)uid->id.ptr;
+    if (p < es->lo || p >= es->hi)
+        return NULL;
+    size_t lo = 0, hi = es->n_spans;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p < es->spans[mid].lo)
+            hi = mid;
+        else if (p >= es->spans[mid].hi)
+            lo = mid + 1;
+        else {
+            size_t off = p - es->spans[mid].lo;
+            if (off % sizeof(entry) != offsetof(entry, id))
+                return NULL;
+            size_t i = ((size_t)es->spans[mid].chunk << CHUNK_SHIFT) + off / sizeof(entry);
+            if (i >= es->n)
+                return NULL;
+            const md_entity *e = at(es, i);
+            /* Same pointers and lengths: the same uid, with no byte compared. */
+            if (e->uid.id.ptr != uid->id.ptr || e->uid.id.len != uid->id.len ||
+                e->uid.type.len != uid->type.len ||
+                (e->uid.type.ptr != uid->type.ptr &&
+                 memcmp(e->uid.type.ptr, uid->type.ptr, uid->type.len) != 0))
+                return NULL;
+            return e;
+        }
+    }
+    return NULL;
+}
+
 const md_entity *md_entities_find(const md_entities *es, const md_euid *uid)
 {
     if (!es || !uid || es->n == 0)
         return NULL;
+    const md_entity *e = md_entities_resolve(es, uid);
+    if (e)
+        return e;
     slot *s = lookup(es, uid, md_euid_hash(uid));
     return s->idx1 ? at(es, s->idx1 - 1) : NULL;
 }
@@ -152,6 +297,23 @@ void md_entities_find_many(const md_entities *es, const md_euid *const *uids, si
     for (size_t i = 0; i < n; i++) {
         h[i] = md_euid_hash(uids[i]);
         __builtin_prefetch(&es->tab[(size_t)h[i] & (es->tab_cap - 1)]);
+    }
+    /* Then every likely entry's (the first slot with the same tag), before comparing uids. */
+    size_t mask = es->tab_cap - 1;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t tag = (uint32_t)(h[i] >> 32);
+        for (size_t pos = (size_t)h[i] & mask;; pos = (pos + 1) & mask) {
+            const slot *sl = &es->tab[pos];
+            if (sl->idx1 == 0)
+                break;
+            if (sl->tag == tag) {
+                const entry *x =
+                    &es->chunks[(sl->idx1 - 1) >> CHUNK_SHIFT][(sl->idx1 - 1) & CHUNK_MASK];
+                __builtin_prefetch(x);
+                __builtin_prefetch((const char *)x + LINE);
+                break;
+            }
+        }
     }
     for (size_t i = 0; i < n; i++) {
         slot *sl = lookup(es, uids[i], h[i]);
@@ -404,6 +566,79 @@ static int finish_component(sealer *s, const uint32_t *members, size_t m, uint32
     return rc;
 }
 
+static int span_cmp(const void *a, const void *b)
+{
+    uintptr_t x = ((const span *)a)->lo, y = ((const span *)b)->lo;
+    return x < y ? -1 : x > y;
+}
+
+static int index_spans(md_entities *es)
+{
+    size_t n = (es->n + CHUNK_SIZE - 1) >> CHUNK_SHIFT;
+    span *sp = md_arena_array(es->a, n ? n : 1, sizeof *sp);
+    if (!sp)
+        return MANDATE_ENOMEM;
+    for (size_t c = 0; c < n; c++) {
+        uintptr_t lo = (uintptr_t)es->chunks[c];
+        sp[c] = (span){lo, lo + (c ? CHUNK_SIZE : es->cap0) * sizeof(entry), (uint32_t)c};
+    }
+    qsort(sp, n, sizeof *sp, span_cmp);
+    es->spans = sp;
+    es->n_spans = n;
+    es->lo = n ? sp[0].lo : 0;
+    es->hi = 0;
+    for (size_t c = 0; c < n; c++)
+        if (sp[c].hi > es->hi)
+            es->hi = sp[c].hi;
+    return 0;
+}
+
+/* Points every entity-valued field of r that names a stored entity at that entity's uid strings
+ * (the same bytes, so nothing observable changes; the store's records are its own to write) and
+ * notes the first two entities named in x->named. */
+static void share_uids(const md_entities *es, const md_record *r, entry *x)
+{
+    md_field *f = (md_field *)r->fields;
+    size_t n_named = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (f[i].val.kind != MD_V_ENTITY)
+            continue;
+        const md_euid *u = &f[i].val.u.uid;
+        const md_entity *t = md_entities_resolve(es, u);
+        if (!t) {
+            int64_t k = find_index(es, u);
+            if (k < 0)
+                continue;
+            t = at(es, (size_t)k);
+            f[i].val.u.uid = t->uid;
+        }
+        if (!x || n_named == 2)
+            continue;
+        const entry *tx = (const entry *)(const void *)((const char *)t - offsetof(entry, e));
+        if (n_named++ == 0) {
+            x->named[0] = tx;
+            x->named[1] = t->attrs;
+        } else {
+            x->named[2] = tx;
+        }
+    }
+}
+
+void md_entities_prefetch_named(const md_entity *e)
+{
+    const entry *x = (const entry *)(const void *)((const char *)e - offsetof(entry, e));
+    for (int k = 0; k < 3; k += 2)
+        if (x->named[k]) {
+            __builtin_prefetch(x->named[k]);
+            __builtin_prefetch((const char *)x->named[k] + LINE);
+        }
+    if (x->named[1]) {
+        uintptr_t r = (uintptr_t)x->named[1] - LINE;
+        for (unsigned k = 0; k < 4; k++)
+            __builtin_prefetch((const void *)(r + LINE * k));
+    }
+}
+
 typedef struct frame {
     uint32_t v;
     size_t edge;
@@ -490,6 +725,14 @@ int md_entities_seal(md_entities *es, md_diag *d)
                     low[u] = low[v];
             }
         }
+    }
+    if (!rc)
+        rc = index_spans(es);
+    for (size_t i = 0; i < n && !rc; i++) {
+        entry *x = &es->chunks[i >> CHUNK_SHIFT][i & CHUNK_MASK];
+        x->named[0] = x->named[1] = x->named[2] = NULL;
+        share_uids(es, x->e.attrs, x);
+        share_uids(es, x->e.tags, NULL);
     }
     if (!rc)
         es->sealed = true;

@@ -3,12 +3,15 @@
  * (entities_json.c) and request validation (request_validate.c), beyond the entry points in
  * cedar_int.h.
  *
- * The store keeps entities in insertion order in fixed-size chunks (pointers to stored entities
- * stay valid while more are added) and indexes them with an open-addressing hash table keyed by
- * md_euid_hash. md_entities_seal computes every entity's transitive ancestor closure once, with an
- * iterative strongly-connected-components pass (no recursion, cycles terminate), so `in` is one
- * hash lookup and one binary search. Entities whose only parent is the same entity share one
- * ancestor array.
+ * The store keeps entities in insertion order in chunks of line-aligned entries (an entity's
+ * short id is copied into its entry) and indexes them with an open-addressing hash table keyed by
+ * md_euid_hash. Pointers to stored entities stay valid while more are added once the store holds
+ * 4,096 entities; before that the first chunk may move (the old copy stays readable). Sealing
+ * computes every entity's transitive ancestor closure once, with an iterative
+ * strongly-connected-components pass (no recursion, cycles terminate), so `in` is one lookup and
+ * one binary search; entities whose only parent is the same entity share one ancestor array.
+ * Sealing also makes every entity-valued attribute and tag that names a stored entity share that
+ * entity's uid strings, which md_entities_resolve turns back into the entity without hashing.
  *
  * The schema checks here follow Rust Cedar's schema-based entity parsing and request validation
  * (cedar-policy-core entities/conformance.rs, validator/coreschema.rs).
@@ -58,6 +61,16 @@ int md_euid_check_schema(const md_schema *s, const md_euid *uid, const char *wha
  * MD_CEDAR_MAX_DEPTH + 8 and text at MD_CEDAR_MAX_JSON_TEXT (MANDATE_ETOOBIG). Errors are
  * MANDATE_EPARSE with a 1-based line:column in d. On success *out is a new reference. */
 int md_json_parse(const char *text, size_t len, json_t **out, md_diag *d);
+
+/* After sealing: the entity whose uid strings uid shares (an attribute value of a stored entity,
+ * an ancestor, a stored uid), found from the id's address with no hashing; NULL for any other uid
+ * (then md_entities_find hashes). */
+const md_entity *md_entities_resolve(const md_entities *es, const md_euid *uid);
+
+/* e must be an entity of a sealed store. Starts loading (prefetches, nothing else) the first two
+ * stored entities e's attributes name and the first one's attributes: a decision about e is
+ * likely to read them (an agent's owner, a ticket's assignee). */
+void md_entities_prefetch_named(const md_entity *e);
 
 /* md_entities_find for up to 8 uids at once, overlapping their cache misses (a decision looks
  * up its principal, action and resource this way). */

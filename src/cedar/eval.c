@@ -88,39 +88,6 @@ static int nomem(ev *c, const md_expr *e)
 
 /* ---- fast comparisons (inline: scopes and lookups are the hot path) ---- */
 
-/* Byte equality; short strings (the usual type names, ids and keys) compare in a few word loads,
- * without a libc call. */
-static inline bool str_eq(md_str a, md_str b)
-{
-    size_t n = a.len;
-    if (n != b.len)
-        return false;
-    const char *p = a.ptr, *q = b.ptr;
-    if (p == q || n == 0)
-        return true;
-    if (n >= 8) {
-        uint64_t x, y;
-        for (size_t i = 0; i + 8 < n; i += 8) {
-            memcpy(&x, p + i, 8);
-            memcpy(&y, q + i, 8);
-            if (x != y)
-                return false;
-        }
-        memcpy(&x, p + n - 8, 8);
-        memcpy(&y, q + n - 8, 8);
-        return x == y;
-    }
-    if (n >= 4) {
-        uint32_t x1, y1, x2, y2;
-        memcpy(&x1, p, 4);
-        memcpy(&y1, q, 4);
-        memcpy(&x2, p + n - 4, 4);
-        memcpy(&y2, q + n - 4, 4);
-        return x1 == y1 && x2 == y2;
-    }
-    return p[0] == q[0] && p[n / 2] == q[n / 2] && p[n - 1] == q[n - 1];
-}
-
 /* The order of md_str_cmp (bytewise, a prefix first). */
 static inline int str_cmp(md_str a, md_str b)
 {
@@ -140,7 +107,7 @@ static inline int str_cmp(md_str a, md_str b)
 
 static inline bool euid_eq(const md_euid *a, const md_euid *b)
 {
-    return str_eq(a->id, b->id) && str_eq(a->type, b->type);
+    return md_bytes_eq(a->id, b->id) && md_bytes_eq(a->type, b->type);
 }
 
 /* The order of md_euid_cmp. */
@@ -150,13 +117,21 @@ static inline int euid_cmp(const md_euid *a, const md_euid *b)
     return k ? k : str_cmp(a->id, b->id);
 }
 
-/* md_record_get: small records are scanned (lengths filter almost every key), larger ones
- * searched. */
-static inline const md_value *rec_get(const md_record *r, md_str key)
+/* md_record_get: in records of up to 16 fields the key signatures are scanned and only a matching
+ * field is read; records without signatures are scanned when small; larger ones are searched. */
+static inline const md_value *rec_get(const md_record *r, md_str key, uint32_t sig)
 {
+    if (r->sigs && r->n <= 16) {
+        if (!sig)
+            sig = md_key_sig(key);
+        for (size_t i = 0; i < r->n; i++)
+            if (r->sigs[i] == sig && md_bytes_eq(r->fields[i].key, key))
+                return &r->fields[i].val;
+        return NULL;
+    }
     if (r->n <= 8) {
         for (size_t i = 0; i < r->n; i++)
-            if (str_eq(r->fields[i].key, key))
+            if (md_bytes_eq(r->fields[i].key, key))
                 return &r->fields[i].val;
         return NULL;
     }
@@ -182,6 +157,14 @@ static bool same_uid_ptrs(const md_euid *a, const md_euid *b)
            a->type.len == b->type.len;
 }
 
+/* Starts loading a record's signatures, header and first eight fields. */
+static inline void prefetch_record(const md_record *r)
+{
+    uintptr_t p = (uintptr_t)r - 64;
+    for (unsigned k = 0; k < 9; k++)
+        __builtin_prefetch((const void *)(p + 64u * k));
+}
+
 void md_eval_cache_init(md_eval_cache *c, const md_request *req, const md_entities *es)
 {
     c->req = req;
@@ -196,11 +179,18 @@ void md_eval_cache_init(md_eval_cache *c, const md_request *req, const md_entiti
     const md_euid *uids[3] = {&req->principal, &req->action, &req->resource};
     md_entities_find_many(es, uids, 3, c->ent);
     c->done = 7;
+    /* Most policies read the principal's and the resource's attributes and ancestors, the
+     * context, and the entities those attributes name (an agent's owner, a ticket's assignee):
+     * start loading them all now, so their cache misses overlap instead of coming one after
+     * another as the policies reach them. */
     for (int i = 0; i < 3; i += 2)
         if (c->ent[i]) {
-            __builtin_prefetch(c->ent[i]->attrs);
+            prefetch_record(c->ent[i]->attrs);
             __builtin_prefetch(c->ent[i]->ancestors);
+            md_entities_prefetch_named(c->ent[i]);
         }
+    if (req->context.kind == MD_V_RECORD)
+        prefetch_record(req->context.u.rec);
 }
 
 static const md_entity *cached(md_eval_cache *k, unsigned i, const md_euid *u)
@@ -218,7 +208,8 @@ const md_entity *md_eval_cache_action(md_eval_cache *c)
 }
 
 /* The entity with this uid, or NULL when the store does not have it. The request's own uids
- * (recognised by their borrowed pointers) are looked up once per request. */
+ * (recognised by their borrowed pointers) are looked up once per request; uids read from stored
+ * entities resolve from their pointers (md_entities_resolve); others are memoised. */
 static const md_entity *lookup(md_eval_cache *k, const md_euid *u)
 {
     if (!k->es)
@@ -229,10 +220,13 @@ static const md_entity *lookup(md_eval_cache *k, const md_euid *u)
         return cached(k, 2, u);
     if (same_uid_ptrs(u, &k->req->action))
         return cached(k, 1, u);
+    const md_entity *e = md_entities_resolve(k->es, u);
+    if (e)
+        return e;
     for (unsigned i = 0; i < MD_ARRAY_LEN(k->memo_uid); i++)
         if (k->memo_uid[i].id.ptr && same_uid_ptrs(u, &k->memo_uid[i]))
             return k->memo_ent[i];
-    const md_entity *e = md_entities_find(k->es, u);
+    e = md_entities_find(k->es, u);
     unsigned slot = k->memo_next++ % MD_ARRAY_LEN(k->memo_uid);
     k->memo_uid[slot] = *u;
     k->memo_ent[slot] = e;
@@ -242,6 +236,26 @@ static const md_entity *lookup(md_eval_cache *k, const md_euid *u)
 /* Cedar `in` on uids (as md_entities_in): a == b, or b is among a's ancestors. */
 static bool in_entity(md_eval_cache *k, const md_euid *a, const md_euid *b)
 {
+    /* b shares a stored entity's strings (resource.owner_team, principal.owner): compare entries
+     * and pointers, no bytes. a equal to b would be found as b's entity, and every ancestor that
+     * is b was copied from b's entity's uid. */
+    const md_entity *tb = k->es ? md_entities_resolve(k->es, b) : NULL;
+    if (tb) {
+        const md_entity *e = lookup(k, a);
+        if (!e)
+            return false;
+        if (e == tb)
+            return true;
+        if (e->n_ancestors <= 64) {
+            for (size_t i = 0; i < e->n_ancestors; i++) {
+                const md_euid *u = &e->ancestors[i];
+                if (u->id.ptr == tb->uid.id.ptr && u->id.len == tb->uid.id.len &&
+                    md_bytes_eq(u->type, tb->uid.type))
+                    return true;
+            }
+            return false;
+        }
+    }
     if (euid_eq(a, b))
         return true;
     const md_entity *e = lookup(k, a);
@@ -457,12 +471,12 @@ static int tag_op(ev *c, const md_expr *e, const md_value *x, const md_value *y,
     const md_entity *ent = lookup(c->cache, &x->u.uid);
     if (e->op == MD_E_HAS_TAG) {
         out->kind = MD_V_BOOL;
-        out->u.b = ent && rec_get(ent->tags, y->u.s) != NULL;
+        out->u.b = ent && rec_get(ent->tags, y->u.s, 0) != NULL;
         return 0;
     }
     if (!ent)
         return no_entity_error(c, e, &x->u.uid);
-    const md_value *v = rec_get(ent->tags, y->u.s);
+    const md_value *v = rec_get(ent->tags, y->u.s, 0);
     if (!v) {
         char s[300];
         fmt_euid(&x->u.uid, s, sizeof s);
@@ -495,7 +509,7 @@ static int attr_op(ev *c, const md_expr *e, const md_value *x, md_value *out)
     } else {
         return type_error(c, e, "entity or record", x);
     }
-    const md_value *v = rec_get(r, name);
+    const md_value *v = rec_get(r, name, e->u.attr.sig);
     if (e->op == MD_E_HAS_ATTR) {
         out->kind = MD_V_BOOL;
         out->u.b = v != NULL;
@@ -699,8 +713,8 @@ static int eval(ev *c, const md_expr *e, md_value *out, unsigned depth)
             return rc;
         if (x.kind != MD_V_ENTITY)
             return type_error(c, e, "entity", &x);
-        if (!str_eq(x.u.uid.type, e->u.is.type) || !e->u.is.in) {
-            set_bool(out, str_eq(x.u.uid.type, e->u.is.type));
+        if (!md_bytes_eq(x.u.uid.type, e->u.is.type) || !e->u.is.in) {
+            set_bool(out, md_bytes_eq(x.u.uid.type, e->u.is.type));
             return 0;
         }
         if ((rc = eval(c, e->u.is.in, &y, depth + 1)))
@@ -784,7 +798,7 @@ static inline bool scope_cheap(const md_scope *s, const md_euid *v, const md_eui
     switch (s->kind) {
     case MD_SCOPE_EQ: return euid_eq(v, target);
     case MD_SCOPE_IS:
-    case MD_SCOPE_IS_IN: return str_eq(v->type, s->type);
+    case MD_SCOPE_IS_IN: return md_bytes_eq(v->type, s->type);
     default: return true;
     }
 }

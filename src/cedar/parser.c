@@ -356,6 +356,7 @@ static int mk_attr(parser *p, md_op op, const md_expr *a, md_str name, uint32_t 
         return oom(p);
     e->u.attr.a = a;
     e->u.attr.name = name;
+    e->u.attr.sig = md_key_sig(name);
     *out = e;
     return seal(p, e);
 }

@@ -120,6 +120,12 @@ static void append(uint32_t *out, size_t *n, const uint32_t *v, size_t k)
     *n += k;
 }
 
+static void mark(uint64_t *bits, const uint32_t *v, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        bits[v[i] >> 6] |= 1ull << (v[i] & 63);
+}
+
 int md_policyset_candidates(md_arena *a, const md_policyset *ps, const md_euid *action,
                             const md_entity *e, const uint32_t **out, size_t *n_out)
 {
@@ -147,29 +153,35 @@ int md_policyset_candidates(md_arena *a, const md_policyset *ps, const md_euid *
     uint32_t *pos = md_arena_array(a, total + 1, sizeof *pos);
     if (!pos)
         return MANDATE_ENOMEM;
-    size_t n = 0;
-    append(pos, &n, ix->any, ix->n_any);
-    for (size_t i = 0; i < n_lists; i++)
-        append(pos, &n, lists[i]->pos, lists[i]->n);
-    for (size_t i = ps->indexed; i < ps->n; i++)
-        pos[n++] = (uint32_t)i;
-    /* Each list is ascending; the union needs one order and no repeats. */
-    if (n > 32) {
-        qsort(pos, n, sizeof *pos, cmp_u32);
+    size_t n = 0, words = (ps->n + 63) / 64;
+    if (words <= total) {
+        /* The union in policy order without repeats: a bitmap over positions, read in order. */
+        uint64_t *bits = md_arena_array(a, words, sizeof *bits);
+        if (!bits)
+            return MANDATE_ENOMEM;
+        mark(bits, ix->any, ix->n_any);
+        for (size_t i = 0; i < n_lists; i++)
+            mark(bits, lists[i]->pos, lists[i]->n);
+        for (size_t i = ps->indexed; i < ps->n; i++)
+            bits[i >> 6] |= 1ull << (i & 63);
+        for (size_t w = 0; w < words; w++)
+            for (uint64_t x = bits[w]; x; x &= x - 1)
+                pos[n++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(x));
     } else {
-        for (size_t i = 1; i < n; i++) {
-            uint32_t v = pos[i];
-            size_t j = i;
-            for (; j > 0 && pos[j - 1] > v; j--)
-                pos[j] = pos[j - 1];
-            pos[j] = v;
-        }
+        /* Few candidates among many policies: concatenate, sort, drop repeats. */
+        append(pos, &n, ix->any, ix->n_any);
+        for (size_t i = 0; i < n_lists; i++)
+            append(pos, &n, lists[i]->pos, lists[i]->n);
+        for (size_t i = ps->indexed; i < ps->n; i++)
+            pos[n++] = (uint32_t)i;
+        qsort(pos, n, sizeof *pos, cmp_u32);
+        size_t w = 0;
+        for (size_t i = 0; i < n; i++)
+            if (w == 0 || pos[w - 1] != pos[i])
+                pos[w++] = pos[i];
+        n = w;
     }
-    size_t w = 0;
-    for (size_t i = 0; i < n; i++)
-        if (w == 0 || pos[w - 1] != pos[i])
-            pos[w++] = pos[i];
     *out = pos;
-    *n_out = w;
+    *n_out = n;
     return 0;
 }

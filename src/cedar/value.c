@@ -12,12 +12,43 @@ int md_euid_cmp(const md_euid *a, const md_euid *b)
 
 bool md_euid_eq(const md_euid *a, const md_euid *b)
 {
-    return md_str_eq(a->id, b->id) && md_str_eq(a->type, b->type);
+    return md_bytes_eq(a->id, b->id) && md_bytes_eq(a->type, b->type);
+}
+
+/* Folds the bytes of s into h: eight at a time, then the last one to eight bytes with at most two
+ * loads (which together read every one of them). */
+static inline uint64_t hash_fold(uint64_t h, md_str s)
+{
+    const unsigned char *p = (const unsigned char *)s.ptr;
+    size_t n = s.len;
+    const uint64_t k = 0x9e3779b97f4a7c15ull;
+    h = (h ^ n) * k;
+    for (; n > 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, p, 4);
+        memcpy(&y, p + n - 4, 4);
+        w = (uint64_t)x << 32 | y;
+    } else if (n > 0) {
+        w = (uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 8 | p[n - 1];
+    }
+    h = (h ^ w) * k;
+    return h ^ (h >> 32);
 }
 
 uint64_t md_euid_hash(const md_euid *u)
 {
-    return md_hash_bytes(u->id.ptr, u->id.len, md_hash_bytes(u->type.ptr, u->type.len, 0x5bd1e995));
+    uint64_t h = hash_fold(hash_fold(0x5bd1e995, u->type), u->id);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
 }
 
 static int cmp_i64(int64_t a, int64_t b)
@@ -123,11 +154,15 @@ static int field_qcmp(const void *a, const void *b)
 
 int md_record_new(md_arena *a, const md_field *fields, size_t n, const md_record **out, md_str *dup)
 {
-    if (n > (SIZE_MAX - sizeof(md_record)) / sizeof(md_field))
+    if (n > (SIZE_MAX - sizeof(md_record)) / (sizeof(md_field) + sizeof(uint32_t)))
         return MANDATE_ETOOBIG;
-    md_record *r = md_arena_alloc(a, sizeof(md_record) + n * sizeof(md_field));
-    if (!r)
+    /* The signatures go just before the header, so both usually share a cache line. */
+    size_t sig_bytes = (n * sizeof(uint32_t) + 15) & ~(size_t)15;
+    char *mem = md_arena_alloc(a, sig_bytes + sizeof(md_record) + n * sizeof(md_field));
+    if (!mem)
         return MANDATE_ENOMEM;
+    uint32_t *sigs = (uint32_t *)(void *)mem;
+    md_record *r = (md_record *)(void *)(mem + sig_bytes);
     if (n)
         memcpy(r->fields, fields, n * sizeof(md_field));
     bool sorted = true;
@@ -142,7 +177,10 @@ int md_record_new(md_arena *a, const md_field *fields, size_t n, const md_record
                 return MANDATE_EEXIST;
             }
     }
+    for (size_t i = 0; i < n; i++)
+        sigs[i] = md_key_sig(r->fields[i].key);
     r->n = n;
+    r->sigs = sigs;
     *out = r;
     return 0;
 }
@@ -155,6 +193,13 @@ const md_record *md_record_empty(void)
 
 const md_value *md_record_get(const md_record *r, md_str key)
 {
+    if (r->sigs && r->n <= 16) {
+        uint32_t sig = md_key_sig(key);
+        for (size_t i = 0; i < r->n; i++)
+            if (r->sigs[i] == sig && md_bytes_eq(r->fields[i].key, key))
+                return &r->fields[i].val;
+        return NULL;
+    }
     size_t lo = 0, hi = r->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;

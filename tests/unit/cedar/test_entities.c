@@ -313,6 +313,90 @@ static void store_many_adds_grow_table(void **state)
     md_arena_free(a);
 }
 
+/* Sealing makes entity-valued attributes share the uid strings of the entities they name, which
+ * md_entities_resolve maps back without hashing; other uids (a copy, a long id, an unknown entity,
+ * another type with the same id) resolve to nothing and are still found by hashing. */
+static void store_shared_uids_resolve(void **state)
+{
+    enum { N = 5000 }; /* past the first chunk, which grows and moves while adding */
+    md_arena *a = md_arena_new();
+    md_entities *es;
+    md_diag d = {0};
+    assert_int_equal(md_entities_new(a, &es), 0);
+    char long_id[64];
+    memset(long_id, 'x', sizeof long_id - 1);
+    long_id[sizeof long_id - 1] = '\0';
+    for (int i = 0; i < N; i++) {
+        md_euid u = {MD_STR_LIT("User"), md_str_c(i == 3 ? long_id : md_arena_printf(a, "u%d", i))};
+        md_field f[2] = {
+            {MD_STR_LIT("boss"),
+             {.kind = MD_V_ENTITY,
+              .u.uid = {MD_STR_LIT("User"), md_str_c(md_arena_printf(a, "u%d", (i + 1) % N))}}},
+            {MD_STR_LIT("ghost"),
+             {.kind = MD_V_ENTITY, .u.uid = {MD_STR_LIT("User"), MD_STR_LIT("nobody")}}},
+        };
+        md_entity e = ent(u, NULL, 0);
+        assert_int_equal(md_record_new(a, f, 2, &e.attrs, NULL), 0);
+        assert_int_equal(md_entities_add(es, &e), 0);
+    }
+    assert_null(md_entities_resolve(es, &md_entities_at(es, 0)->uid));
+    assert_int_equal(md_entities_seal(es, &d), 0);
+    for (int i = 0; i < N; i++) {
+        const md_entity *e = md_entities_at(es, (size_t)i);
+        const md_value *boss = md_record_get(e->attrs, MD_STR_LIT("boss"));
+        assert_non_null(boss);
+        const md_entity *t = md_entities_resolve(es, &boss->u.uid);
+        if ((i + 1) % N == 3) {
+            assert_null(t); /* u3 has a long id: not copied into its entry */
+            assert_null(md_entities_find(es, &boss->u.uid));
+            continue;
+        }
+        assert_ptr_equal(t, md_entities_at(es, (size_t)(i + 1) % N));
+        assert_true(md_euid_eq(&t->uid, &boss->u.uid));
+        assert_ptr_equal(md_entities_resolve(es, &e->uid), i == 3 ? NULL : e);
+        const md_value *ghost = md_record_get(e->attrs, MD_STR_LIT("ghost"));
+        assert_null(md_entities_resolve(es, &ghost->u.uid));
+        assert_null(md_entities_find(es, &ghost->u.uid));
+    }
+    md_euid copy = {MD_STR_LIT("User"), md_str_c(md_arena_printf(a, "u%d", 42))};
+    assert_null(md_entities_resolve(es, &copy));
+    assert_ptr_equal(md_entities_find(es, &copy), md_entities_at(es, 42));
+    md_euid other = md_entities_at(es, 42)->uid;
+    other.type = MD_STR_LIT("Group");
+    assert_null(md_entities_resolve(es, &other));
+    assert_null(md_entities_find(es, &other));
+    md_euid lng = {MD_STR_LIT("User"), md_str_c(long_id)};
+    assert_ptr_equal(md_entities_find(es, &lng), md_entities_at(es, 3));
+    md_arena_free(a);
+}
+
+/* Keys with the same signature (length, first, middle and last byte) are told apart; large
+ * records are searched. */
+static void record_keys_with_equal_signatures(void **state)
+{
+    md_arena *a = md_arena_new();
+    assert_int_equal(md_key_sig(MD_STR_LIT("axbxc")), md_key_sig(MD_STR_LIT("aybyc")));
+    md_field f[3] = {{MD_STR_LIT("aybyc"), {.kind = MD_V_LONG, .u.i = 2}},
+                     {MD_STR_LIT("axbxc"), {.kind = MD_V_LONG, .u.i = 1}},
+                     {MD_STR_LIT(""), {.kind = MD_V_LONG, .u.i = 3}}};
+    const md_record *r = NULL;
+    assert_int_equal(md_record_new(a, f, 3, &r, NULL), 0);
+    assert_int_equal(md_record_get(r, MD_STR_LIT("axbxc"))->u.i, 1);
+    assert_int_equal(md_record_get(r, MD_STR_LIT("aybyc"))->u.i, 2);
+    assert_int_equal(md_record_get(r, MD_STR_LIT(""))->u.i, 3);
+    assert_null(md_record_get(r, MD_STR_LIT("azbzc")));
+    assert_null(md_record_get(md_record_empty(), MD_STR_LIT("axbxc")));
+    /* Past 16 fields a lookup searches instead of scanning. */
+    md_field many[40];
+    for (int i = 0; i < 40; i++)
+        many[i] = (md_field){md_str_c(md_arena_printf(a, "k%d", i)), {.kind = MD_V_LONG, .u.i = i}};
+    assert_int_equal(md_record_new(a, many, 40, &r, NULL), 0);
+    for (int i = 0; i < 40; i++)
+        assert_int_equal(md_record_get(r, md_str_c(md_arena_printf(a, "k%d", i)))->u.i, i);
+    assert_null(md_record_get(r, MD_STR_LIT("k40")));
+    md_arena_free(a);
+}
+
 /* ---- JSON without a schema ---- */
 
 static void json_values_without_schema(void **state)
@@ -1007,6 +1091,8 @@ int main(void)
         cmocka_unit_test(store_random_dag_matches_walk),
         cmocka_unit_test(store_deep_chain),
         cmocka_unit_test(store_many_adds_grow_table),
+        cmocka_unit_test(store_shared_uids_resolve),
+        cmocka_unit_test(record_keys_with_equal_signatures),
         cmocka_unit_test(json_values_without_schema),
         cmocka_unit_test(json_uid_forms_and_tags),
         cmocka_unit_test(json_long_range),

@@ -90,7 +90,7 @@ static void add_entity(fx *f, md_euid u, const md_record *attrs, const md_record
  *                  in Group::"admins"
  *   User::"bob"    {} in Group::"staff"
  *   Group::"admins" in Group::"staff";  Group::"staff" (no parents)
- *   NS::Doc::"d1"  {owner: User::"alice", public: false}
+ *   NS::Doc::"d1"  {owner: User::"alice", public: false, team: Group::"staff"}
  *   Action::"read" in Action::"all";  Action::"all"
  * Request: User::"alice" / Action::"read" / NS::Doc::"d1",
  *   context {n: 3, s: "hello", flag: true, big: 2^63-1, small: -2^63, list: [1,2,3],
@@ -128,8 +128,9 @@ static int setup(void **state)
     add_entity(f, admins, NULL, NULL, 1, &staff);
     add_entity(f, staff, NULL, NULL, 0, NULL);
     md_field doc_f[] = {{MD_STR_LIT("owner"), vent("User", "alice")},
-                        {MD_STR_LIT("public"), vbool(false)}};
-    add_entity(f, uid("NS::Doc", "d1"), rec(f->a, 2, doc_f), NULL, 0, NULL);
+                        {MD_STR_LIT("public"), vbool(false)},
+                        {MD_STR_LIT("team"), vent("Group", "staff")}};
+    add_entity(f, uid("NS::Doc", "d1"), rec(f->a, 3, doc_f), NULL, 0, NULL);
     md_euid all = uid("Action", "all");
     add_entity(f, uid("Action", "read"), NULL, NULL, 1, &all);
     add_entity(f, all, NULL, NULL, 0, NULL);
@@ -571,6 +572,21 @@ static const ecase cases[] = {
     {"principal.addr.city", "\"Paris\""},
     {"principal.addr[\"zip\"]", "\"75001\""},
     {"principal.manager in Group::\"staff\"", "true"},
+    /* targets read from stored entities share their entity's strings (compared by entry) */
+    {"principal in resource.owner", "true"},
+    {"User::\"bob\" in resource.owner", "false"},
+    {"principal in principal.manager", "false"},
+    {"principal.manager in principal.manager", "true"},
+    {"principal in resource.team", "true"},
+    {"User::\"bob\" in resource.team", "true"},
+    {"Group::\"staff\" in resource.team", "true"},
+    {"Group::\"admins\" in resource.team", "true"},
+    {"User::\"ghost\" in resource.team", "false"},
+    {"resource in resource.team", "false"},
+    {"resource.team in Group::\"staff\"", "true"},
+    {"resource.team in principal", "false"},
+    {"principal in [User::\"bob\", resource.team]", "true"},
+    {"principal.manager in [resource.owner]", "false"},
     {"principal.manager.nope", ERR},
     {"{a: {b: 2}}.a.b", "2"},
     {"principal.tags", "[\"b\", \"a\"]"},
