@@ -52,6 +52,9 @@ typedef struct mandate_ledger_opts {
     uint32_t checkpoint_ms;    /* and every T ms while entries are pending; 0 = no timer */
     unsigned cache_level;      /* keep tree levels >= this in memory (64 bytes per entry at 0,
                                 * the default); higher levels save memory, cost store reads */
+    int streaming; /* non-zero: reads are sequential scans (reviews, reports): the read connection
+                    * maps no memory and keeps a small page cache, so a scan of a large ledger
+                    * does not hold the file in memory (pair with a high cache_level) */
 } mandate_ledger_opts;
 
 /* Creates a data directory (mode 0700) with the database file DIR/mandate.db, a signing key
@@ -90,6 +93,18 @@ int mandate_ledger_append(mandate_ledger *l, const mandate_ledger_entry *e, uint
 int mandate_ledger_submit(mandate_ledger *l, const mandate_ledger_entry *e, uint64_t *ticket,
                           mandate_diag *diag);
 int mandate_ledger_wait(mandate_ledger *l, uint64_t ticket, mandate_diag *diag);
+
+/* What the committer did since the handle was opened (for metrics and benchmarks). */
+typedef struct mandate_ledger_stats {
+    uint64_t commits;       /* transactions committed (each one fsync of the WAL) */
+    uint64_t entries;       /* entries they held */
+    uint64_t max_batch;     /* the most entries one commit held */
+    uint64_t checkpoints;   /* checkpoints signed and stored */
+    uint64_t write_ns;      /* time spent writing batches before their commit */
+    uint64_t commit_ns;     /* time spent in the commits themselves (the fsync) */
+    uint64_t max_commit_ns; /* the longest commit */
+} mandate_ledger_stats;
+void mandate_ledger_get_stats(mandate_ledger *l, mandate_ledger_stats *out);
 
 /* The entry at index as one JSON object
  * {"index":..,"type":"decision","time_ms":..,"body":{..},"leaf_hash":"<base64>"}; owned. */

@@ -4,7 +4,9 @@
  * Encoding (all integers big-endian): 0x01 (version), type (1 byte), time_ms (8 bytes, two's
  * complement), body length (4 bytes), body. The body is a JSON value re-serialized by jansson
  * with sorted keys, no whitespace, UTF-8 kept as is, so the same entry always hashes the same.
- * The leaf hash is SHA-256(0x00 || encoding).
+ * The leaf hash is SHA-256(0x00 || encoding). A body that is already in that form (writers that
+ * build their bodies canonically, as the server does for decisions) is recognised by one scan
+ * and stored as given; any other body goes through the jansson round trip.
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -48,6 +50,132 @@ static uint64_t get_be(const uint8_t *p, int n)
     return v;
 }
 
+/* The canonical-form check: a conservative scanner that accepts only text the round trip in
+ * md_entry_encode reproduces byte for byte: no whitespace, object keys strictly increasing
+ * bytewise (so no duplicates) and free of escapes, strings of printable ASCII with only the
+ * escapes jansson writes (\" \\ \b \f \n \r \t), integers in the int64 range without
+ * leading zeros or "-0", true, false, null, nesting up to CANON_MAX_DEPTH. Anything else (reals,
+ * \u escapes, non-ASCII text, deeper nesting) is left to the round trip, which decides. */
+#define CANON_MAX_DEPTH 64
+
+typedef struct canon_scan {
+    const unsigned char *p, *end;
+} canon_scan;
+
+static bool canon_string(canon_scan *s, bool is_key, const unsigned char **str, size_t *len)
+{
+    if (s->p == s->end || *s->p != '"')
+        return false;
+    const unsigned char *start = ++s->p;
+    while (s->p < s->end) {
+        unsigned char c = *s->p;
+        if (c == '"') {
+            *str = start;
+            *len = (size_t)(s->p - start);
+            s->p++;
+            return true;
+        }
+        if (c < 0x20 || c >= 0x80)
+            return false;
+        if (c == '\\') {
+            if (is_key || s->end - s->p < 2 || !strchr("\"\\bfnrt", s->p[1]) || !s->p[1])
+                return false;
+            s->p++;
+        }
+        s->p++;
+    }
+    return false;
+}
+
+static bool canon_value(canon_scan *s, unsigned depth);
+
+static bool canon_compound(canon_scan *s, unsigned depth)
+{
+    bool object = *s->p == '{';
+    char close = object ? '}' : ']';
+    const unsigned char *prev = NULL;
+    size_t prev_len = 0;
+    s->p++;
+    if (depth >= CANON_MAX_DEPTH || s->p == s->end)
+        return false;
+    if (*s->p == close) {
+        s->p++;
+        return true;
+    }
+    for (;;) {
+        if (object) {
+            const unsigned char *k;
+            size_t kl;
+            if (!canon_string(s, true, &k, &kl) || s->p == s->end || *s->p++ != ':')
+                return false;
+            if (prev) {
+                int c = memcmp(prev, k, prev_len < kl ? prev_len : kl);
+                if (c > 0 || (c == 0 && prev_len >= kl))
+                    return false;
+            }
+            prev = k;
+            prev_len = kl;
+        }
+        if (!canon_value(s, depth + 1) || s->p == s->end)
+            return false;
+        if (*s->p == (unsigned char)close) {
+            s->p++;
+            return true;
+        }
+        if (*s->p++ != ',')
+            return false;
+    }
+}
+
+static bool canon_number(canon_scan *s)
+{
+    const unsigned char *start = s->p;
+    if (*s->p == '-')
+        s->p++;
+    const unsigned char *digits = s->p;
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+        s->p++;
+    size_t n = (size_t)(s->p - digits);
+    if (n == 0 || n > 19 || (digits[0] == '0' && (n > 1 || digits != start)))
+        return false;
+    /* 19 digits: within the int64 range jansson reads, or it is not an integer to it */
+    if (n == 19 &&
+        memcmp(digits, digits == start ? "9223372036854775807" : "9223372036854775808", 19) > 0)
+        return false;
+    return s->p == s->end || (*s->p != '.' && *s->p != 'e' && *s->p != 'E');
+}
+
+static bool canon_literal(canon_scan *s, const char *w, size_t n)
+{
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, w, n))
+        return false;
+    s->p += n;
+    return true;
+}
+
+static bool canon_value(canon_scan *s, unsigned depth)
+{
+    if (s->p == s->end)
+        return false;
+    const unsigned char *str;
+    size_t len;
+    switch (*s->p) {
+    case '{':
+    case '[': return canon_compound(s, depth);
+    case '"': return canon_string(s, false, &str, &len);
+    case 't': return canon_literal(s, "true", 4);
+    case 'f': return canon_literal(s, "false", 5);
+    case 'n': return canon_literal(s, "null", 4);
+    default: return (*s->p == '-' || (*s->p >= '0' && *s->p <= '9')) && canon_number(s);
+    }
+}
+
+bool md_entry_body_canonical(const char *body, size_t len)
+{
+    canon_scan s = {(const unsigned char *)body, (const unsigned char *)body + len};
+    return canon_value(&s, 0) && s.p == s.end;
+}
+
 int md_entry_encode(const mandate_ledger_entry *e, md_buf *out, md_diag *d)
 {
     if (!e || !mandate_entry_type_name(e->type))
@@ -57,16 +185,22 @@ int md_entry_encode(const mandate_ledger_entry *e, md_buf *out, md_diag *d)
     if (e->body_len > MD_LEDGER_MAX_BODY)
         return md_diag_set(d, MANDATE_ETOOBIG, 0, 0, "entry body is %zu bytes, over the %u cap",
                            e->body_len, MD_LEDGER_MAX_BODY);
-    json_error_t jerr;
-    json_t *j = json_loadb(e->body, e->body_len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
-    if (!j)
-        return md_diag_set(d, MANDATE_EPARSE, (uint32_t)jerr.line, (uint32_t)jerr.column,
-                           "entry body is not valid JSON: %s", jerr.text);
-    char *canon = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    json_decref(j);
-    if (!canon)
-        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
-    size_t bl = strlen(canon);
+    char *canon = NULL;
+    const char *body = e->body;
+    size_t bl = e->body_len;
+    if (!md_entry_body_canonical(e->body, e->body_len)) {
+        json_error_t jerr;
+        json_t *j =
+            json_loadb(e->body, e->body_len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+        if (!j)
+            return md_diag_set(d, MANDATE_EPARSE, (uint32_t)jerr.line, (uint32_t)jerr.column,
+                               "entry body is not valid JSON: %s", jerr.text);
+        body = canon = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        json_decref(j);
+        if (!canon)
+            return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
+        bl = strlen(canon);
+    }
     int rc;
     if (bl > MD_LEDGER_MAX_BODY) {
         rc = md_diag_set(d, MANDATE_ETOOBIG, 0, 0, "canonical entry body is over the %u cap",
@@ -81,7 +215,7 @@ int md_entry_encode(const mandate_ledger_entry *e, md_buf *out, md_diag *d)
     out->len = 0;
     rc = md_buf_append(out, hdr, sizeof hdr);
     if (rc == 0)
-        rc = md_buf_append(out, canon, bl);
+        rc = md_buf_append(out, body, bl);
     if (rc)
         rc = md_diag_set(d, rc, 0, 0, "out of memory");
 out:

@@ -31,8 +31,9 @@
 #include "ledger/ledger_int.h"
 
 #define MAX_BATCH 8192
-#define MAX_QUEUE 65536 /* submitters wait while this many entries are queued */
-#define GATHER_US 1000
+#define MAX_QUEUE 65536    /* submitters wait while this many entries are queued */
+#define GATHER_US 1000     /* a gathering leader waits up to half the last commit's time, */
+#define GATHER_MAX_US 3000 /* but at least GATHER_US and at most GATHER_MAX_US */
 #define DEFAULT_CP_EVERY 1024
 #define DEFAULT_CACHE_LEVEL 0
 #define KEY_FILE_MAX 4096
@@ -64,10 +65,11 @@ struct mandate_ledger {
     int failed;
     md_diag fail;
     append_req *head, *tail;
-    size_t queued;       /* entries in the queue */
-    int committing;      /* a leader (a waiter or the committer) is writing a batch */
-    size_t gather;       /* while a leader gathers: the queue length it waits for */
-    size_t last_batch;   /* entries in the last batch */
+    size_t queued;        /* entries in the queue */
+    int committing;       /* a leader (a waiter or the committer) is writing a batch */
+    size_t gather;        /* while a leader gathers: the queue length it waits for */
+    size_t gather_target; /* entries outstanding when the last commit ended (see lead_and_serve) */
+    uint64_t last_commit_ns;
     md_store_node *pend; /* the committer's buffers: nodes of a batch, entry pointers */
     size_t pend_cap;
     const void **bdata;
@@ -89,7 +91,15 @@ struct mandate_ledger {
     char vkey[512];
     pthread_t committer;
     int committer_on, stopping;
+    mandate_ledger_stats stats; /* guarded by mu */
 };
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static int64_t now_ms(void)
 {
@@ -190,12 +200,14 @@ static int sign_checkpoint(mandate_ledger *l, const md_merkle_frontier *fr, md_b
     return rc;
 }
 
-/* Writes one batch in one transaction; fr advances to the new size. Runs without mu. */
+/* Writes one batch in one transaction; fr advances to the new size. Runs without mu; *ns gets
+ * the time spent writing ([0]) and committing ([1]). */
 static int write_batch(mandate_ledger *l, append_req *batch, uint64_t base, md_merkle_frontier *fr,
-                       int force_cp, int *cp_written, batch_ctx *b, md_diag *d)
+                       int force_cp, int *cp_written, batch_ctx *b, uint64_t ns[2], md_diag *d)
 {
     md_store *w = l->w;
     *cp_written = 0;
+    uint64_t t0 = mono_ns();
     int rc = w->ops->begin(w, d);
     if (rc)
         return rc;
@@ -233,7 +245,11 @@ static int write_batch(mandate_ledger *l, append_req *batch, uint64_t base, md_m
         w->ops->rollback(w);
         return 0;
     }
-    return w->ops->commit(w, d);
+    uint64_t t1 = mono_ns();
+    rc = w->ops->commit(w, d);
+    ns[0] = t1 - t0;
+    ns[1] = mono_ns() - t1;
+    return rc;
 fail:
     w->ops->rollback(w);
     return rc;
@@ -299,8 +315,9 @@ static size_t lead(mandate_ledger *l, int force_cp)
     md_diag_clear(&d);
     batch_ctx b = {l, &d, l->pend, 0, l->pend_cap};
     int cp_written = 0;
+    uint64_t ns[2] = {0, 0};
     pthread_mutex_unlock(&l->mu);
-    int rc = write_batch(l, batch, base, &fr, force_cp, &cp_written, &b, &d);
+    int rc = write_batch(l, batch, base, &fr, force_cp, &cp_written, &b, ns, &d);
     free_reqs(batch);
     pthread_mutex_lock(&l->mu);
     l->pend = b.nodes;
@@ -313,6 +330,18 @@ static size_t lead(mandate_ledger *l, int force_cp)
         pthread_rwlock_unlock(&l->cache_lock);
         if (rc)
             md_diag_set(&d, rc, 0, 0, "cannot cache tree nodes after a commit");
+        if (ns[1]) {
+            l->stats.commits++;
+            l->stats.entries += fr.size - base;
+            if (fr.size - base > l->stats.max_batch)
+                l->stats.max_batch = fr.size - base;
+            l->stats.checkpoints += cp_written != 0;
+            l->stats.write_ns += ns[0];
+            l->stats.commit_ns += ns[1];
+            if (ns[1] > l->stats.max_commit_ns)
+                l->stats.max_commit_ns = ns[1];
+            l->last_commit_ns = ns[0] + ns[1];
+        }
         l->size = fr.size;
         l->fr = fr;
         if (cp_written) {
@@ -338,15 +367,20 @@ static size_t lead(mandate_ledger *l, int force_cp)
  * and no commit running, by the committer thread or by a waiter. */
 static void lead_and_serve(mandate_ledger *l)
 {
-    /* Gather: the writers the last batch acknowledged are likely to submit again at once; wait
-     * briefly (at most GATHER_US) for as many entries as the last batch held, so that one fsync
-     * covers them all instead of a small batch followed by a large one. */
-    if (l->head && l->queued < l->last_batch && !l->stopping && l->cp_want == l->cp_served &&
+    /* Gather: the writers the last commit acknowledged are likely to submit again at once, so
+     * the next batch waits briefly for everything that was outstanding when that commit ended
+     * (what was queued meanwhile plus what it acknowledged). With many writers this merges the
+     * two half batches that would otherwise alternate (one committing while the other queues)
+     * into one fsync. The wait is bounded by half the last commit's time (GATHER_US to
+     * GATHER_MAX_US): waiting w for a full batch beats committing half of it when w < commit. */
+    if (l->head && l->queued < l->gather_target && !l->stopping && l->cp_want == l->cp_served &&
         !l->failed) {
+        int64_t us = (int64_t)(l->last_commit_ns / 2000);
+        us = us < GATHER_US ? GATHER_US : us > GATHER_MAX_US ? GATHER_MAX_US : us;
         struct timespec ts;
-        deadline_after(&ts, GATHER_US);
+        deadline_after(&ts, us);
         l->committing = 1; /* nobody else leads meanwhile */
-        l->gather = l->last_batch;
+        l->gather = l->gather_target;
         while (l->queued < l->gather && !l->stopping &&
                pthread_cond_timedwait(&l->gcv, &l->mu, &ts) == 0) {
         }
@@ -356,8 +390,10 @@ static void lead_and_serve(mandate_ledger *l)
     uint64_t want = l->cp_want;
     int force = want != l->cp_served || (!l->head && timer_due(l));
     size_t n = lead(l, force);
-    if (n)
-        l->last_batch = n;
+    if (n || force) {
+        size_t target = l->queued + n;
+        l->gather_target = target < MAX_BATCH ? target : MAX_BATCH;
+    }
     if (force) {
         l->cp_served = want;
         l->cp_served_size = l->last_cp_size;
@@ -760,9 +796,9 @@ MD_EXPORT int mandate_ledger_open(mandate_ledger **out, const mandate_ledger_opt
         l->cache_level = MD_MERKLE_MAX_LEVEL + 1;
     int rc = o->key_path ? take_writer_lock(l, o->db_path, &d) : 0;
     if (rc == 0)
-        rc = md_store_open(&l->r, o->db_path, 0, &d);
+        rc = md_store_open(&l->r, o->db_path, o->streaming ? MD_STORE_STREAM : 0, &d);
     if (rc == 0 && o->key_path)
-        rc = md_store_open(&l->w, o->db_path, 0, &d);
+        rc = md_store_open(&l->w, o->db_path, MD_STORE_BG_CHECKPOINT, &d);
     if (rc == 0)
         rc = load_meta_key(l->r, l->origin, l->vkey, sizeof l->vkey, &l->verifier, &d);
     if (rc == 0 && o->key_path) {
@@ -833,6 +869,16 @@ MD_EXPORT uint64_t mandate_ledger_size(mandate_ledger *l)
     uint64_t n = l->size;
     pthread_mutex_unlock(&l->mu);
     return n;
+}
+
+MD_EXPORT void mandate_ledger_get_stats(mandate_ledger *l, mandate_ledger_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!l)
+        return;
+    pthread_mutex_lock(&l->mu);
+    *out = l->stats;
+    pthread_mutex_unlock(&l->mu);
 }
 
 static int write_file(const char *path, const char *data, size_t len, mode_t mode, md_diag *d)

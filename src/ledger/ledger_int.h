@@ -29,6 +29,11 @@
 #define MD_ENTRY_HEADER 14
 
 /* ---- hashing ---- */
+/* SHA-256 of a followed by b (either may be empty): the CPU's SHA extensions when it has them
+ * (sha256.c), libsodium otherwise. */
+void md_sha256_2(const void *a, size_t na, const void *b, size_t nb, uint8_t out[MD_HASH_LEN]);
+/* Tests: true forces the libsodium path, false goes back to choosing by the CPU. */
+void md_sha256_set_portable(bool portable);
 void md_merkle_leaf_hash(const void *data, size_t len, uint8_t out[MD_HASH_LEN]);
 void md_merkle_node_hash(const uint8_t l[MD_HASH_LEN], const uint8_t r[MD_HASH_LEN],
                          uint8_t out[MD_HASH_LEN]);
@@ -132,6 +137,9 @@ int md_checkpoint_parse(const char *text, size_t len, md_buf *origin_out, uint64
 /* Canonical encoding: 0x01, type (1 byte), time_ms (int64 big-endian), body length (uint32
  * big-endian), body (canonical JSON). The body is parsed and re-serialized. */
 int md_entry_encode(const mandate_ledger_entry *e, md_buf *out, md_diag *d);
+/* Whether a body is already canonical (the round trip would reproduce it byte for byte); false
+ * for some canonical bodies too (reals, \u escapes, non-ASCII text), never true for others. */
+bool md_entry_body_canonical(const char *body, size_t len);
 /* Checks the header of an encoded entry and points at its body. */
 int md_entry_decode(const void *data, size_t len, int *type, int64_t *time_ms, const char **body,
                     size_t *body_len);

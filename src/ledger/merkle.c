@@ -9,12 +9,8 @@
 
 void md_merkle_leaf_hash(const void *data, size_t len, uint8_t out[MD_HASH_LEN])
 {
-    crypto_hash_sha256_state st;
     const uint8_t prefix = 0x00;
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, &prefix, 1);
-    crypto_hash_sha256_update(&st, data, len);
-    crypto_hash_sha256_final(&st, out);
+    md_sha256_2(&prefix, 1, data, len, out);
 }
 
 void md_merkle_node_hash(const uint8_t l[MD_HASH_LEN], const uint8_t r[MD_HASH_LEN],
@@ -24,12 +20,12 @@ void md_merkle_node_hash(const uint8_t l[MD_HASH_LEN], const uint8_t r[MD_HASH_L
     buf[0] = 0x01;
     memcpy(buf + 1, l, MD_HASH_LEN);
     memcpy(buf + 1 + MD_HASH_LEN, r, MD_HASH_LEN);
-    crypto_hash_sha256(out, buf, sizeof buf);
+    md_sha256_2(buf, sizeof buf, NULL, 0, out);
 }
 
 void md_merkle_empty_root(uint8_t out[MD_HASH_LEN])
 {
-    crypto_hash_sha256(out, (const uint8_t *)"", 0);
+    md_sha256_2(NULL, 0, NULL, 0, out);
 }
 
 /* The largest power of two strictly below n (n >= 2). */

@@ -46,7 +46,16 @@ typedef struct md_store_node {
     uint8_t hash[32];
 } md_store_node;
 
-enum { MD_STORE_CREATE = 1, MD_STORE_READONLY = 2 };
+/* MD_STORE_STREAM: a connection that reads sequentially (ledger scans): no memory map and a
+ * small page cache, so that reading a whole large database does not keep it in memory. */
+/* MD_STORE_BG_CHECKPOINT: a writer whose commits should not pay for WAL checkpoints (SQLite:
+ * a background thread with its own connection runs them). */
+enum {
+    MD_STORE_CREATE = 1,
+    MD_STORE_READONLY = 2,
+    MD_STORE_STREAM = 4,
+    MD_STORE_BG_CHECKPOINT = 8
+};
 
 struct md_store_ops {
     const char *name;

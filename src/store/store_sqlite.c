@@ -4,11 +4,21 @@
  * One sqlite3 connection per md_store, WAL journal, synchronous=FULL (a commit returns only
  * after the WAL is fsynced), prepared statements kept for the connection's life. Integer keys
  * are stored as SQLite INTEGERs (indices stay below 2^63).
+ *
+ * Batch puts use multi-row INSERTs of 64, 16 and 4 rows (then single rows) with ON CONFLICT
+ * ROLLBACK: no statement journal, and a duplicate key ends the transaction; the store then
+ * refuses further writes until rollback, as the interface asks of callers anyway.
+ *
+ * MD_STORE_BG_CHECKPOINT (the ledger's writer): WAL checkpoints run on a thread with its own
+ * connection instead of inside the commit that crosses the threshold, so a commit never waits
+ * for pages to be copied into the database file and fsynced (synchronous=FULL there too).
  */
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 
 #include "store/store.h"
 
@@ -27,13 +37,20 @@ enum {
     ST_CP_PUT,
     ST_CP_GET,
     ST_CP_LATEST,
-    ST_ENTRY_PUT_MANY,
-    ST_NODE_PUT_MANY,
-    ST_COUNT
+    ST_ENTRY_PUT_MANY, /* N_MANY statements, one per size in many_rows */
+    ST_NODE_PUT_MANY = ST_ENTRY_PUT_MANY + 3,
+    ST_COUNT = ST_NODE_PUT_MANY + 3
 };
 
 /* Rows per multi-row INSERT of entries_put / nodes_put (fewer statement executions per batch). */
-#define PUT_MANY 64
+#define N_MANY 3
+static const int many_rows[N_MANY] = {64, 16, 4};
+
+/* Background checkpoints: start one when the WAL holds this many frames (pages) more than
+ * after the last one; past CKPT_INLINE frames (the thread cannot keep up, or readers hold the
+ * WAL) the committing connection checkpoints itself, as SQLite does by default at 1000. */
+#define CKPT_FRAMES 1000
+#define CKPT_INLINE 20000
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -50,19 +67,19 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CP_PUT] = "INSERT OR IGNORE INTO ledger_checkpoint(size, note) VALUES (?1, ?2)",
     [ST_CP_GET] = "SELECT size, note FROM ledger_checkpoint WHERE size = ?1",
     [ST_CP_LATEST] = "SELECT size, note FROM ledger_checkpoint ORDER BY size DESC LIMIT 1",
-    [ST_ENTRY_PUT_MANY] = NULL, /* built by many_sql */
-    [ST_NODE_PUT_MANY] = NULL,
+    /* ST_ENTRY_PUT_MANY.., ST_NODE_PUT_MANY..: built by many_sql */
 };
 
-/* "INSERT INTO t(cols) VALUES (?,?),(?,?),..." with PUT_MANY tuples of `arity` parameters. */
-static char *many_sql(const char *head, int arity)
+/* "INSERT OR ROLLBACK INTO t(cols) VALUES (?,?),(?,?),..." with `rows` tuples of `arity`
+ * parameters. */
+static char *many_sql(const char *head, int arity, int rows)
 {
-    size_t cap = strlen(head) + (size_t)PUT_MANY * (size_t)(arity * 2 + 3) + 1;
+    size_t cap = strlen(head) + (size_t)rows * (size_t)(arity * 2 + 3) + 1;
     char *q = malloc(cap);
     if (!q)
         return NULL;
     size_t n = (size_t)snprintf(q, cap, "%s", head);
-    for (int i = 0; i < PUT_MANY; i++) {
+    for (int i = 0; i < rows; i++) {
         q[n++] = i ? ',' : ' ';
         q[n++] = '(';
         for (int j = 0; j < arity; j++) {
@@ -84,12 +101,25 @@ static const char schema_sql[] =
     " hash BLOB NOT NULL, PRIMARY KEY(level, idx)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS ledger_checkpoint(size INTEGER PRIMARY KEY, note BLOB NOT NULL);";
 
+/* The background checkpointer of a MD_STORE_BG_CHECKPOINT connection. */
+typedef struct sq_ckpt {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    sqlite3 *db; /* its own connection */
+    int frames;  /* WAL frames after the last commit */
+    int done;    /* WAL frames when the last checkpoint started */
+    int running, stop;
+} sq_ckpt;
+
 typedef struct sq_store {
     md_store base;
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     char *path;
     int fail_commits;
+    int aborted; /* a write failed: refuse writes until rollback */
+    sq_ckpt *ckpt;
 } sq_store;
 
 struct md_store_iter {
@@ -108,10 +138,12 @@ static sqlite3_stmt *stmt(sq_store *s, int which, md_diag *d)
 {
     if (!s->st[which]) {
         char *built = NULL;
-        if (which == ST_ENTRY_PUT_MANY)
-            built = many_sql("INSERT INTO ledger_entry(idx, data) VALUES", 2);
-        else if (which == ST_NODE_PUT_MANY)
-            built = many_sql("INSERT INTO ledger_node(level, idx, hash) VALUES", 3);
+        if (which >= ST_ENTRY_PUT_MANY && which < ST_NODE_PUT_MANY)
+            built = many_sql("INSERT OR ROLLBACK INTO ledger_entry(idx, data) VALUES", 2,
+                             many_rows[which - ST_ENTRY_PUT_MANY]);
+        else if (which >= ST_NODE_PUT_MANY)
+            built = many_sql("INSERT OR ROLLBACK INTO ledger_node(level, idx, hash) VALUES", 3,
+                             many_rows[which - ST_NODE_PUT_MANY]);
         const char *sql = built ? built : stmt_sql[which];
         if (!sql) {
             md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
@@ -139,9 +171,12 @@ static int exec_simple(sq_store *s, int which, const char *what, md_diag *d)
     return 0;
 }
 
+static void ckpt_stop(sq_store *s);
+
 static void sq_close(md_store *base)
 {
     sq_store *s = (sq_store *)base;
+    ckpt_stop(s);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
@@ -151,14 +186,33 @@ static void sq_close(md_store *base)
 
 static int sq_begin(md_store *base, md_diag *d)
 {
+    ((sq_store *)base)->aborted = 0;
     return exec_simple((sq_store *)base, ST_BEGIN, "beginning a transaction", d);
 }
 
 static void sq_rollback(md_store *base)
 {
     sq_store *s = (sq_store *)base;
+    s->aborted = 0;
     if (!sqlite3_get_autocommit(s->db))
         exec_simple(s, ST_ROLLBACK, "rollback", NULL);
+}
+
+/* A write failed: the transaction must be rolled back (a multi-row put already was). */
+static int write_failed(sq_store *s, md_diag *d, const char *what)
+{
+    int rc = sq_err(s, d, MANDATE_ESTORE, what);
+    s->aborted = 1;
+    return rc;
+}
+
+static int check_writable(sq_store *s, md_diag *d)
+{
+    if (!s->aborted)
+        return 0;
+    return md_diag_set(d, MANDATE_ESTORE, 0, 0,
+                       "writing to '%s' after a failed write: roll the transaction back first",
+                       s->path);
 }
 
 static int sq_begin_read(md_store *base, md_diag *d)
@@ -182,6 +236,11 @@ static int sq_commit(md_store *base, md_diag *d)
         sq_rollback(base);
         return md_diag_set(d, MANDATE_ESTORE, 0, 0,
                            "commit on '%s' failed: fsync failed (injected)", s->path);
+    }
+    if (s->aborted) {
+        int rc = check_writable(s, d);
+        sq_rollback(base);
+        return rc;
     }
     int rc = exec_simple(s, ST_COMMIT, "commit", d);
     if (rc)
@@ -260,6 +319,8 @@ static int sq_entry_count(md_store *base, uint64_t *n, md_diag *d)
 static int sq_entry_put(md_store *base, uint64_t index, const void *data, size_t len, md_diag *d)
 {
     sq_store *s = (sq_store *)base;
+    if (check_writable(s, d))
+        return MANDATE_ESTORE;
     sqlite3_stmt *st = stmt(s, ST_ENTRY_PUT, d);
     if (!st)
         return MANDATE_ESTORE;
@@ -267,36 +328,71 @@ static int sq_entry_put(md_store *base, uint64_t index, const void *data, size_t
     sqlite3_bind_blob(st, 2, data, (int)len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : sq_err(s, d, MANDATE_ESTORE, "writing an entry");
+    return rc == SQLITE_DONE ? 0 : write_failed(s, d, "writing an entry");
+}
+
+/* Binds row i of a batch put to the parameters from p on (entries: idx, data; nodes: level, idx,
+ * hash). */
+typedef void (*bind_row_fn)(sqlite3_stmt *st, int p, const void *rows, size_t i);
+
+typedef struct entry_rows {
+    uint64_t first;
+    const void *const *data;
+    const size_t *lens;
+} entry_rows;
+
+static void bind_entry(sqlite3_stmt *st, int p, const void *rows, size_t i)
+{
+    const entry_rows *e = rows;
+    sqlite3_bind_int64(st, p, (sqlite3_int64)(e->first + i));
+    sqlite3_bind_blob(st, p + 1, e->data[i], (int)e->lens[i], SQLITE_STATIC);
+}
+
+static void bind_node(sqlite3_stmt *st, int p, const void *rows, size_t i)
+{
+    const md_store_node *x = (const md_store_node *)rows + i;
+    sqlite3_bind_int(st, p, (int)x->level);
+    sqlite3_bind_int64(st, p + 1, (sqlite3_int64)x->index);
+    sqlite3_bind_blob(st, p + 2, x->hash, 32, SQLITE_STATIC);
+}
+
+/* Writes the first rows of a batch with the multi-row statements first_stmt.. (64, 16, 4 rows);
+ * *done gets how many, the rest (under 4) are left to single-row puts. */
+static int put_many(sq_store *s, int first_stmt, int arity, size_t n, bind_row_fn bind,
+                    const void *rows, size_t *done, const char *what, md_diag *d)
+{
+    size_t i = 0;
+    *done = 0;
+    if (check_writable(s, d))
+        return MANDATE_ESTORE;
+    for (int k = 0; k < N_MANY; k++) {
+        size_t chunk = (size_t)many_rows[k];
+        sqlite3_stmt *st = n - i >= chunk ? stmt(s, first_stmt + k, d) : NULL;
+        if (n - i >= chunk && !st)
+            return MANDATE_ESTORE;
+        for (; n - i >= chunk; i += chunk) {
+            for (size_t j = 0; j < chunk; j++)
+                bind(st, arity * (int)j + 1, rows, i + j);
+            int rc = sqlite3_step(st);
+            sqlite3_reset(st);
+            if (rc != SQLITE_DONE)
+                return write_failed(s, d, what);
+        }
+    }
+    *done = i;
+    return 0;
 }
 
 static int sq_entries_put(md_store *base, uint64_t first, size_t n, const void *const *data,
                           const size_t *lens, md_diag *d)
 {
-    sq_store *s = (sq_store *)base;
-    size_t i = 0;
-    if (n >= PUT_MANY) {
-        sqlite3_stmt *st = stmt(s, ST_ENTRY_PUT_MANY, d);
-        if (!st)
-            return MANDATE_ESTORE;
-        for (; n - i >= PUT_MANY; i += PUT_MANY) {
-            for (int j = 0; j < PUT_MANY; j++) {
-                sqlite3_bind_int64(st, 2 * j + 1, (sqlite3_int64)(first + i + (size_t)j));
-                sqlite3_bind_blob(st, 2 * j + 2, data[i + (size_t)j], (int)lens[i + (size_t)j],
-                                  SQLITE_STATIC);
-            }
-            int rc = sqlite3_step(st);
-            sqlite3_reset(st);
-            if (rc != SQLITE_DONE)
-                return sq_err(s, d, MANDATE_ESTORE, "writing entries");
-        }
-    }
-    for (; i < n; i++) {
-        int rc = sq_entry_put(base, first + i, data[i], lens[i], d);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    entry_rows rows = {first, data, lens};
+    size_t i;
+    int rc = put_many((sq_store *)base, ST_ENTRY_PUT_MANY, 2, n, bind_entry, &rows, &i,
+                      "writing entries", d);
+    for (; rc == 0 && i < n; i++)
+        rc = sq_entry_put(base, first + i, data[i], lens[i], d);
+    return rc;
 }
 
 static int sq_entry_get(md_store *base, uint64_t index, md_buf *out, md_diag *d)
@@ -323,6 +419,8 @@ static int sq_node_put(md_store *base, unsigned level, uint64_t index, const uin
                        md_diag *d)
 {
     sq_store *s = (sq_store *)base;
+    if (check_writable(s, d))
+        return MANDATE_ESTORE;
     sqlite3_stmt *st = stmt(s, ST_NODE_PUT, d);
     if (!st)
         return MANDATE_ESTORE;
@@ -331,36 +429,17 @@ static int sq_node_put(md_store *base, unsigned level, uint64_t index, const uin
     sqlite3_bind_blob(st, 3, hash, 32, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : sq_err(s, d, MANDATE_ESTORE, "writing a tree node");
+    return rc == SQLITE_DONE ? 0 : write_failed(s, d, "writing a tree node");
 }
 
 static int sq_nodes_put(md_store *base, const md_store_node *nodes, size_t n, md_diag *d)
 {
-    sq_store *s = (sq_store *)base;
-    size_t i = 0;
-    if (n >= PUT_MANY) {
-        sqlite3_stmt *st = stmt(s, ST_NODE_PUT_MANY, d);
-        if (!st)
-            return MANDATE_ESTORE;
-        for (; n - i >= PUT_MANY; i += PUT_MANY) {
-            for (int j = 0; j < PUT_MANY; j++) {
-                const md_store_node *x = &nodes[i + (size_t)j];
-                sqlite3_bind_int(st, 3 * j + 1, (int)x->level);
-                sqlite3_bind_int64(st, 3 * j + 2, (sqlite3_int64)x->index);
-                sqlite3_bind_blob(st, 3 * j + 3, x->hash, 32, SQLITE_STATIC);
-            }
-            int rc = sqlite3_step(st);
-            sqlite3_reset(st);
-            if (rc != SQLITE_DONE)
-                return sq_err(s, d, MANDATE_ESTORE, "writing tree nodes");
-        }
-    }
-    for (; i < n; i++) {
-        int rc = sq_node_put(base, nodes[i].level, nodes[i].index, nodes[i].hash, d);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    size_t i;
+    int rc = put_many((sq_store *)base, ST_NODE_PUT_MANY, 3, n, bind_node, nodes, &i,
+                      "writing tree nodes", d);
+    for (; rc == 0 && i < n; i++)
+        rc = sq_node_put(base, nodes[i].level, nodes[i].index, nodes[i].hash, d);
+    return rc;
 }
 
 static int sq_node_get(md_store *base, unsigned level, uint64_t index, uint8_t hash[32], md_diag *d)
@@ -401,7 +480,7 @@ static int sq_cp_put(md_store *base, uint64_t size, const void *note, size_t len
     sqlite3_bind_blob(st, 2, note, (int)len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : sq_err(s, d, MANDATE_ESTORE, "writing a checkpoint");
+    return rc == SQLITE_DONE ? 0 : write_failed(s, d, "writing a checkpoint");
 }
 
 static int sq_cp_get(md_store *base, uint64_t size, md_buf *out, uint64_t *size_out, md_diag *d)
@@ -554,6 +633,96 @@ static int has_schema(sq_store *s, md_diag *d)
     return 0;
 }
 
+/* ---- background checkpoints ---- */
+
+static void *ckpt_main(void *arg)
+{
+    sq_ckpt *c = arg;
+    prctl(PR_SET_NAME, "md-sqlite-ckpt", 0, 0, 0);
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->stop && c->frames < c->done + CKPT_FRAMES)
+            pthread_cond_wait(&c->cv, &c->mu);
+        if (c->stop)
+            break;
+        c->done = c->frames;
+        c->running = 1;
+        pthread_mutex_unlock(&c->mu);
+        /* PASSIVE: copies what it can without blocking the writer or readers; the writer
+         * restarts the WAL from its start once everything was copied. Errors leave the WAL
+         * growing (commits stay durable there) and the next attempt retries. */
+        sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&c->mu);
+        c->running = 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/* After every commit of the writer connection: frames is the WAL's size in pages. */
+static int ckpt_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    sq_ckpt *c = arg;
+    pthread_mutex_lock(&c->mu);
+    if (frames < c->done)
+        c->done = 0; /* the WAL restarted */
+    c->frames = frames;
+    if (frames >= c->done + CKPT_FRAMES && !c->running)
+        pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (frames >= CKPT_INLINE)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
+static int ckpt_start(sq_store *s, md_diag *d)
+{
+    sq_ckpt *c = calloc(1, sizeof *c);
+    if (!c)
+        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    char *err = NULL;
+    if (sqlite3_open_v2(s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK ||
+        sqlite3_exec(c->db, "PRAGMA synchronous=FULL; PRAGMA cache_size=-2048", NULL, NULL, &err) !=
+            SQLITE_OK ||
+        pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {
+        int rc =
+            md_diag_set(d, MANDATE_ESTORE, 0, 0, "cannot start checkpoints on '%s': %s", s->path,
+                        err     ? err
+                        : c->db ? sqlite3_errmsg(c->db)
+                                : "out of memory");
+        sqlite3_free(err);
+        sqlite3_close(c->db);
+        pthread_mutex_destroy(&c->mu);
+        pthread_cond_destroy(&c->cv);
+        free(c);
+        return rc;
+    }
+    s->ckpt = c;
+    sqlite3_wal_hook(s->db, ckpt_wal_hook, c); /* replaces the automatic checkpoint */
+    return 0;
+}
+
+static void ckpt_stop(sq_store *s)
+{
+    sq_ckpt *c = s->ckpt;
+    if (!c)
+        return;
+    sqlite3_wal_hook(s->db, NULL, NULL);
+    pthread_mutex_lock(&c->mu);
+    c->stop = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    sqlite3_close(c->db);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+    s->ckpt = NULL;
+}
+
 int md_store_sqlite_open(md_store **out, const char *path, int flags, md_diag *d)
 {
     *out = NULL;
@@ -588,10 +757,16 @@ int md_store_sqlite_open(md_store **out, const char *path, int flags, md_diag *d
     if ((rc = exec_sql(s, "PRAGMA synchronous=FULL", "setting synchronous=FULL", d)) != 0)
         goto fail;
     /* Page cache and memory-mapped reads: proofs and verify read tree nodes at random. */
-    if ((rc = exec_sql(s, "PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824",
+    if ((rc = exec_sql(s,
+                       (flags & MD_STORE_STREAM) ? "PRAGMA cache_size=-2048; PRAGMA mmap_size=0"
+                                                 : "PRAGMA cache_size=-65536; "
+                                                   "PRAGMA mmap_size=1073741824",
                        "setting the page cache", d)) != 0)
         goto fail;
     if ((flags & MD_STORE_CREATE) && (rc = exec_sql(s, schema_sql, "creating the schema", d)) != 0)
+        goto fail;
+    if ((flags & MD_STORE_BG_CHECKPOINT) && !(flags & MD_STORE_READONLY) &&
+        (rc = ckpt_start(s, d)) != 0)
         goto fail;
     *out = &s->base;
     return 0;

@@ -1,7 +1,8 @@
 /* test_store_sqlite.c: the SQLite backend of the store interface: schema creation and reopening,
  * transactions (commit, rollback, a failed commit), contiguous entry indices, batch puts, nodes,
- * checkpoints, meta values, iterators, read snapshots, and errors (a missing file, a file that is
- * not a database, duplicate keys, wrong-sized nodes, unknown URIs). */
+ * checkpoints, meta values, iterators, read snapshots, errors (a missing file, a file that is
+ * not a database, duplicate keys, wrong-sized nodes, unknown URIs), and WAL checkpoints on a
+ * background thread (MD_STORE_BG_CHECKPOINT). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -215,21 +217,36 @@ static void test_errors(void **state)
     md_store *s = fresh();
     md_diag d;
     md_diag_clear(&d);
-    assert_int_equal(s->ops->begin(s, &d), 0);
-    put_entries(s, 0, 70);
-    /* Duplicate keys fail, single and batched (in the multi-row part and in the tail). */
-    assert_int_equal(s->ops->entry_put(s, 3, "dup", 3, &d), MANDATE_ESTORE);
-    md_diag_clear(&d);
+    /* Duplicate keys fail, single and batched (in the multi-row parts of 64, 16 and 4 rows and
+     * in the tail); after a failed write the store refuses writes, and commit, until the
+     * transaction is rolled back, and nothing of it is stored. */
     const void *data[70];
     size_t lens[70];
     for (int i = 0; i < 70; i++) {
         data[i] = "z";
         lens[i] = 1;
     }
-    assert_int_equal(s->ops->entries_put(s, 10, 70, data, lens, &d), MANDATE_ESTORE);
-    md_diag_clear(&d);
-    assert_int_equal(s->ops->entries_put(s, 69, 2, data, lens, &d), MANDATE_ESTORE);
-    md_diag_clear(&d);
+    static const struct {
+        uint64_t first;
+        size_t n;
+    } dups[] = {{3, 1}, {10, 70}, {60, 16}, {66, 4}, {69, 2}};
+    for (size_t k = 0; k < sizeof dups / sizeof *dups; k++) {
+        assert_int_equal(s->ops->begin(s, &d), 0);
+        put_entries(s, 0, 70);
+        assert_int_equal(s->ops->entries_put(s, dups[k].first, dups[k].n, data, lens, &d),
+                         MANDATE_ESTORE);
+        md_diag_clear(&d);
+        assert_int_equal(s->ops->entry_put(s, 200, "x", 1, &d), MANDATE_ESTORE);
+        assert_non_null(strstr(d.msg, "roll"));
+        md_diag_clear(&d);
+        if (k % 2) {
+            assert_int_equal(s->ops->commit(s, &d), MANDATE_ESTORE);
+            md_diag_clear(&d);
+        }
+        s->ops->rollback(s);
+        assert_int_equal(count(s), 0);
+    }
+    assert_int_equal(s->ops->begin(s, &d), 0);
     uint8_t h[32] = {0};
     assert_int_equal(s->ops->node_put(s, 0, 0, h, &d), 0);
     assert_int_equal(s->ops->node_put(s, 0, 0, h, &d), MANDATE_ESTORE);
@@ -346,12 +363,60 @@ static void test_snapshot_and_readonly(void **state)
     cleanup();
 }
 
+static long long file_size(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* A writer opened with MD_STORE_BG_CHECKPOINT: its commits never copy WAL pages into the
+ * database file themselves; the background thread does, so the database file grows while the
+ * writer keeps committing, and everything is there after reopening. */
+static void test_background_checkpoints(void **state)
+{
+    (void)state;
+    md_store *s = fresh();
+    md_store_close(s);
+    s = reopen(MD_STORE_BG_CHECKPOINT);
+    long long initial = file_size(path);
+    char wal[320];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    md_diag d;
+    md_diag_clear(&d);
+    static char big[3000];
+    memset(big, 'b', sizeof big);
+    const void *data[4] = {big, big, big, big};
+    size_t lens[4] = {sizeof big, sizeof big, sizeof big, sizeof big};
+    uint64_t next = 0;
+    /* About 4 pages a commit: the 1000-frame threshold is crossed after ~250 commits. */
+    for (int i = 0; i < 1200 && file_size(path) <= initial; i++) {
+        assert_int_equal(s->ops->begin(s, &d), 0);
+        assert_int_equal(s->ops->entries_put(s, next, 4, data, lens, &d), 0);
+        assert_int_equal(s->ops->commit(s, &d), 0);
+        next += 4;
+        if (i >= 600)
+            usleep(2000); /* let a loaded machine's checkpointer run */
+    }
+    assert_true(file_size(path) > initial);
+    /* The WAL restarts from its start after a full checkpoint: it stays bounded. */
+    assert_true(file_size(wal) < 40LL * 1024 * 1024);
+    assert_int_equal(count(s), next);
+    md_store_close(s);
+    s = reopen(MD_STORE_READONLY);
+    assert_int_equal(count(s), next);
+    md_store_close(s);
+    cleanup();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_commit_and_reopen),      cmocka_unit_test(test_rollback),
-        cmocka_unit_test(test_contiguous_and_batches), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_commit_and_reopen),
+        cmocka_unit_test(test_rollback),
+        cmocka_unit_test(test_contiguous_and_batches),
+        cmocka_unit_test(test_errors),
         cmocka_unit_test(test_snapshot_and_readonly),
+        cmocka_unit_test(test_background_checkpoints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
