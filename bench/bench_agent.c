@@ -9,7 +9,11 @@
  *   durable = mandate_agent_authorize: the decision, the use count written to the store and the
  *             decision entry appended to the ledger and fsynced before it returns.
  * Each decision is timed on its own (CLOCK_MONOTONIC); medians and p99 over all of them.
- * Usage: bench_agent [decisions] [durable decisions] [threads]
+ * Usage: bench_agent [decisions] [durable decisions] [threads] [--depth 0|1] [--schema FILE]
+ *   --depth 1: every delegation is re-delegated once (human -> agent -> agent), so the
+ *              delegator check runs for two delegators;
+ *   --schema FILE: the registry gets FILE (policies/schema.cedarschema) plus the benchmark's
+ *              Ticket type and actions, so every request is checked against the schema.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -64,9 +68,16 @@ static void die(const char *what, const mandate_diag *d)
     exit(1);
 }
 
+/* Appended to the --schema file: what the benchmark's requests and policies name. */
+static const char schema_tail[] =
+    "\nentity Ticket;\nentity Doc = { owner: Human };\n"
+    "type BenchContext = { mandate?: MandateContext, channel?: String };\n"
+    "action read, draft, send, export, refund, edit, probe appliesTo {\n"
+    "  principal: [Agent, Human], resource: [Ticket, Doc], context: BenchContext };\n";
+
 typedef struct job {
     mandate_registry *r;
-    char **toks;
+    char **toks, **parents; /* parents[i]: the parent of toks[i], or NULL */
     size_t n_toks, n;
     double *lat;
     bool durable;
@@ -85,7 +96,10 @@ static void *run(void *arg)
     job *j = arg;
     double c0 = cpu_s();
     for (size_t i = 0; i < j->n; i++) {
+        const char *parent = j->parents[i % j->n_toks];
         mandate_agent_request rq = {.token = j->toks[i % j->n_toks],
+                                    .parents = parent ? &parent : NULL,
+                                    .n_parents = parent ? 1 : 0,
                                     .action = "Action::\"send\"",
                                     .resource = "Ticket::\"42\"",
                                     .context_json = NULL,
@@ -128,13 +142,13 @@ static void report(const char *name, job *jobs, int threads, double wall)
     free(all);
 }
 
-static void bench(const char *name, mandate_registry *r, char **toks, size_t n_toks, size_t n,
-                  int threads, bool durable)
+static void bench(const char *name, mandate_registry *r, char **toks, char **parents, size_t n_toks,
+                  size_t n, int threads, bool durable)
 {
     job jobs[64];
     pthread_t th[64];
     for (int t = 0; t < threads; t++) {
-        jobs[t] = (job){r, toks, n_toks, n / (size_t)threads, NULL, durable, 0};
+        jobs[t] = (job){r, toks, parents, n_toks, n / (size_t)threads, NULL, durable, 0};
         jobs[t].lat = malloc((jobs[t].n + 1) * sizeof(double));
     }
     double t0 = now_s();
@@ -147,13 +161,47 @@ static void bench(const char *name, mandate_registry *r, char **toks, size_t n_t
         free(jobs[t].lat);
 }
 
+/* The whole file, NUL-terminated (malloc'd), or exits. */
+static char *slurp(const char *path, size_t extra)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long len = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)len + extra + 1)) && fread(buf, 1, (size_t)len, f) == (size_t)len)
+        buf[len] = 0;
+    else {
+        fprintf(stderr, "bench_agent: cannot read %s\n", path);
+        exit(1);
+    }
+    fclose(f);
+    return buf;
+}
+
 int main(int argc, char **argv)
 {
-    size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 200000;
-    size_t n_durable = argc > 2 ? strtoul(argv[2], NULL, 10) : 300;
-    int threads = argc > 3 ? atoi(argv[3]) : 1;
+    size_t pos[3] = {200000, 300, 1}, n_pos = 0;
+    int depth = 0;
+    const char *schema_file = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--depth") && i + 1 < argc)
+            depth = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--schema") && i + 1 < argc)
+            schema_file = argv[++i];
+        else if (n_pos < 3 && argv[i][0] != '-')
+            pos[n_pos++] = strtoul(argv[i], NULL, 10);
+        else {
+            fprintf(stderr, "usage: bench_agent [decisions] [durable decisions] [threads] "
+                            "[--depth 0|1] [--schema FILE]\n");
+            return 2;
+        }
+    }
+    size_t n = pos[0], n_durable = pos[1];
+    int threads = (int)pos[2];
     if (threads < 1 || threads > 64)
         threads = 1;
+    if (depth < 0 || depth > 1)
+        depth = 0;
     char dir[] = "/tmp/mandate-bench-agent-XXXXXX";
     if (!mkdtemp(dir))
         return 1;
@@ -200,8 +248,15 @@ int main(int argc, char **argv)
     }
     if (mandate_registry_set_policies(r, policies, strlen(policies), &d))
         die("policies", &d);
+    if (schema_file) {
+        char *schema = slurp(schema_file, sizeof schema_tail);
+        strcat(schema, schema_tail);
+        if (mandate_registry_set_schema(r, schema, strlen(schema), &d))
+            die("schema", &d);
+        free(schema);
+    }
     enum { TOKENS = 64 };
-    char *toks[TOKENS];
+    char *toks[TOKENS], *parents[TOKENS] = {0};
     for (int i = 0; i < TOKENS; i++) {
         char sub[64], from[64];
         snprintf(sub, sizeof sub, "Agent::\"agent-%d\"", i * 7);
@@ -220,23 +275,37 @@ int main(int argc, char **argv)
         mandate_token_error te;
         if (mandate_registry_delegate(r, &dl, "bench", &toks[i], &te, &d))
             die("delegate", &d);
+        if (depth == 1) {
+            /* The agent re-delegates the same scope to the next agent, who acts. */
+            snprintf(sub, sizeof sub, "Agent::\"agent-%d\"", i * 7 + 1);
+            dl.subject = sub;
+            dl.delegator = NULL;
+            dl.max_uses = 0;
+            parents[i] = toks[i];
+            if (mandate_registry_redelegate(r, parents[i], NULL, 0, &dl, "bench", &toks[i], &te,
+                                            &d))
+                die("redelegate", &d);
+        }
     }
-    printf("registry: %d humans, %d agents, 1 workflow, 11 policies; %d delegations (cached)\n",
-           HUMANS, AGENTS, TOKENS);
+    printf("registry: %d humans, %d agents, 1 workflow, 11 policies%s; %d delegations of depth %d "
+           "(cached)\n",
+           HUMANS, AGENTS, schema_file ? ", a schema" : "", TOKENS, depth);
     /* Warm up: every token verified once (into the cache). */
-    bench("warmup", r, toks, TOKENS, TOKENS * 4, 1, false);
-    bench("decide", r, toks, TOKENS, n, 1, false);
+    bench("warmup", r, toks, parents, TOKENS, TOKENS * 4, 1, false);
+    bench("decide", r, toks, parents, TOKENS, n, 1, false);
     if (threads > 1)
-        bench("decide", r, toks, TOKENS, n, threads, false);
-    bench("durable", r, toks, TOKENS, n_durable, 1, true);
+        bench("decide", r, toks, parents, TOKENS, n, threads, false);
+    bench("durable", r, toks, parents, TOKENS, n_durable, 1, true);
     if (threads > 1)
-        bench("durable", r, toks, TOKENS, n_durable, threads, true);
+        bench("durable", r, toks, parents, TOKENS, n_durable, threads, true);
     printf("decide  = cached full decision (agent, token, context.mandate, 3 checks, use count), "
            "no store write, no ledger\n"
            "durable = decide + use count written to the store + ledger entry durable (fsync) "
            "before return\n");
-    for (int i = 0; i < TOKENS; i++)
+    for (int i = 0; i < TOKENS; i++) {
         free(toks[i]);
+        free(parents[i]);
+    }
     mandate_registry_close(r);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

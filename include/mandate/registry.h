@@ -67,6 +67,12 @@ typedef struct mandate_registry_opts {
     const char *audience;    /* aud; NULL = "mandate" */
     int64_t max_lifetime;    /* cap on a delegation's lifetime, seconds; 0 = the token default */
     int64_t approval_ttl_ms; /* how long an approval id stays valid; 0 = 15 minutes */
+    /* Read-only: the ledger is opened without its signing key, so no writer lock is taken and the
+     * handle works while another process (`mandate serve`) writes the data directory; no
+     * delegation key is made. Every change (add, status, freeze, delegations, revocations,
+     * approvals, agent decisions) is refused with MANDATE_EDENIED; set_policies, set_schema and
+     * set_entities only change what this handle's snapshots use (no policy entry is logged). */
+    bool read_only;
 } mandate_registry_opts;
 
 int mandate_registry_open(mandate_registry **out, const mandate_registry_opts *o,

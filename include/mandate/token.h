@@ -247,9 +247,10 @@ typedef struct mandate_token_verify_args {
 
 /* Verifies a token and its chain. On success *out is a verified token (free with
  * mandate_token_free). Tokens that passed the signature and claim checks are cached, looked up by
- * their exact bytes (a keyed SipHash picks the slot; SHA-256 is the digest in the claims); a
- * cached token skips parsing and signatures, but revocation of the token and every ancestor,
- * usage, principal status and time are checked on every call. Returns
+ * their exact bytes (a seeded hash of the length and the last bytes picks the set, then every
+ * byte is compared; SHA-256 is the digest in the claims); a cached token skips parsing and
+ * signatures, but revocation of the token and every ancestor, usage, principal status and time
+ * are checked on every call. Returns
  * MANDATE_EDENIED (or MANDATE_ECRYPTO for signatures, MANDATE_ESTORE when a hook fails,
  * MANDATE_ETOOBIG over the size cap) with err->reason set. args may be NULL. */
 int mandate_token_verify(mandate_token_service *s, const char *token, size_t len,

@@ -6,9 +6,10 @@
  * (signature, time, audience, revocation of it and its ancestors, registry status of the subject
  * and every delegator, uses); the agent resolved from the token (active, with an active human
  * owner); the root delegator (a registered human); the workflow (active, with an active owner, and
- * entitled to the action and resource type); context.mandate; then the three checks: (a) the
- * policies for the agent, (b) the same request for the root delegator, (c) the delegation's
- * scope; then the accountability gate (md_account_gate, docs/accountability.md): obligations of
+ * entitled to the action and resource type); context.mandate; with a schema, the request
+ * (context included) against it; then the three checks: (a) the policies for the agent, (b) the
+ * same request for every delegator in the chain, root human first, (c) the delegation's scope;
+ * then the accountability gate (md_account_gate, docs/accountability.md): obligations of
  * the determining permits, an approval bound to the exact request (approval_required with a new
  * approval id, or the retry that consumes it), the mode and the accountable human. The first deny
  * wins. On the agent path an erroring forbid denies. Any failure denies.
@@ -29,7 +30,8 @@ struct mandate_agent_result {
     int check, token_reason, error;
     const char *reason;
     const char *principal, *delegator, *jti, *workflow, *task, *action, *resource;
-    const char *digest;
+    bool has_digest;
+    unsigned char digest[32]; /* the token's SHA-256, written out in hex only for JSON */
     int64_t now;
     uint64_t version, usage_hour, usage_day;
     size_t n_policies, n_errors;
@@ -110,14 +112,17 @@ static int64_t clock_now(void)
     return ts.tv_sec;
 }
 
-/* The request's context with `mandate` added. */
+/* The request's context with `mandate` added (*out), and the caller's alone (*caller). With a
+ * schema, the caller's context is parsed as the action's context type says (schema_check checks
+ * the request afterwards). */
 static int build_context(mandate_agent_result *res, const mandate_agent_request *req,
-                         const md_snapshot *s, const md_reg_principal *agent,
+                         const md_snapshot *s, const md_euid *action, const md_reg_principal *agent,
                          const md_reg_principal *wf, const mandate_token_claims *c,
-                         const md_euid *delegator, md_value *out, md_diag *d)
+                         const md_euid *delegator, md_value *out, md_value *caller, md_diag *d)
 {
     md_arena *a = res->a;
     md_value user = {.kind = MD_V_RECORD, .u.rec = md_record_empty()};
+    *caller = user;
     int rc;
     if (req->context_json) {
         size_t len = strlen(req->context_json);
@@ -127,13 +132,14 @@ static int build_context(mandate_agent_result *res, const mandate_agent_request 
         json_t *j = NULL;
         if ((rc = md_json_parse(req->context_json, len, &j, d)))
             return rc;
-        rc = md_context_from_json(a, j, NULL, NULL, &user, d);
+        rc = md_context_from_json(a, j, s->schema, action, &user, d);
         json_decref(j);
         if (rc)
             return rc;
         if (md_record_get(user.u.rec, MD_STR_LIT("mandate")))
             return md_diag_set(d, MANDATE_EINVAL, 0, 0,
                                "context must not hold 'mandate': mandate fills it in");
+        *caller = user;
     }
     md_field usage[2] = {
         {MD_STR_LIT("day"), {.kind = MD_V_LONG, .u.i = (int64_t)res->usage_day}},
@@ -183,6 +189,23 @@ static int build_context(mandate_agent_result *res, const mandate_agent_request 
         return rc;
     *out = (md_value){.kind = MD_V_RECORD, .u.rec = ctx};
     return 0;
+}
+
+/* With a schema, the request checked as Cedar's request validation does (types, appliesTo, the
+ * context's type). context.mandate is mandate's own: it is checked with the rest when the
+ * action's context type declares `mandate`, and left out when it does not (a schema written for
+ * the plain Cedar path, whose policies do not read it). */
+static int schema_check(const md_schema *schema, const md_request *rq, const md_value *caller,
+                        md_diag *d)
+{
+    const md_action *act = md_schema_action(schema, &rq->action);
+    bool declared = false;
+    for (size_t i = 0; act && i < act->context->u.rec.n && !declared; i++)
+        declared = md_str_eq_c(act->context->u.rec.attrs[i].name, "mandate");
+    md_request vr = *rq;
+    if (!declared)
+        vr.context = *caller;
+    return md_request_validate(schema, &vr, d);
 }
 
 /* One Cedar check with the agent path's strictness. Returns true when it allows; on a deny
@@ -267,12 +290,13 @@ static bool in_list(const char *const *v, size_t n, const char *x)
     return false;
 }
 
-/* md_reg_canonical, skipping the parse when the text is already a registered uid. */
+/* md_reg_canonical, skipping the parse when the text is already a registered uid (of kind, or of
+ * any kind for 0). */
 static int canonical(md_arena *a, const md_snapshot *s, int kind, const char *text,
                      const char **out, const md_reg_principal **found, md_diag *d)
 {
     const md_reg_principal *p = md_snapshot_find(s, text);
-    if (p && p->kind == kind) {
+    if (p && (p->kind == kind || !kind)) {
         *out = p->uid;
         *found = p; /* what md_snapshot_find(s, *out) would return */
         return 0;
@@ -285,7 +309,8 @@ static int decide(mandate_registry *r, const mandate_agent_request *req, mandate
                   md_snapshot *s)
 {
     md_arena *a = res->a;
-    md_diag d = {0};
+    md_diag d;
+    md_diag_clear(&d);
     res->version = s->version;
     if (s->frozen)
         return deny(res, MANDATE_CHECK_FROZEN,
@@ -323,7 +348,7 @@ static int decide(mandate_registry *r, const mandate_agent_request *req, mandate
 
     /* The delegation. */
     mandate_token *tok = NULL;
-    mandate_token_error te = {0};
+    mandate_token_error te; /* set by mandate_token_verify */
     mandate_token_verify_args va = {res->now, req->parents, req->n_parents};
     md_registry_set_thread_snapshot(s);
     int rc = mandate_token_verify(
@@ -339,14 +364,8 @@ static int decide(mandate_registry *r, const mandate_agent_request *req, mandate
     const mandate_token_claims *c = mandate_token_get_claims(tok);
     res->jti = dupc(a, c->jti);
     res->task = dupc(a, c->task);
-    char hex[65];
-    static const char xd[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        hex[2 * i] = xd[c->digest[i] >> 4];
-        hex[2 * i + 1] = xd[c->digest[i] & 15];
-    }
-    hex[64] = 0;
-    res->digest = dupc(a, hex);
+    memcpy(res->digest, c->digest, sizeof res->digest);
+    res->has_digest = true;
     res->jtis[res->n_jtis++] = res->jti;
     for (size_t i = 0; i < c->n_ancestors && res->n_jtis < MAX_JTIS; i++)
         res->jtis[res->n_jtis++] = dupc(a, c->ancestors[i]);
@@ -373,7 +392,7 @@ static int decide(mandate_registry *r, const mandate_agent_request *req, mandate
                    mandate_status_name(agent->kind, agent->status));
         goto done;
     }
-    const md_reg_principal *owner = md_snapshot_find(s, agent->owner);
+    const md_reg_principal *owner = agent->owner_p;
     if (!owner || owner->kind != MANDATE_KIND_HUMAN || owner->status != MANDATE_STATUS_ACTIVE) {
         out = deny(res, MANDATE_CHECK_AGENT, "agent '%s' has no active owner ('%s' is %s)", sub,
                    agent->owner,
@@ -396,12 +415,15 @@ static int decide(mandate_registry *r, const mandate_agent_request *req, mandate
     /* The workflow: the delegation's, else the agent's. */
     const char *wf_uid = NULL;
     found = NULL;
-    if (c->workflow && canonical(a, s, MANDATE_KIND_WORKFLOW, c->workflow, &wf_uid, &found, &d)) {
+    if (c->workflow && (!agent->workflow || strcmp(c->workflow, agent->workflow)) &&
+        canonical(a, s, MANDATE_KIND_WORKFLOW, c->workflow, &wf_uid, &found, &d)) {
         out = deny(res, MANDATE_CHECK_WORKFLOW, "bad workflow in the delegation: %s", d.msg);
         goto done;
     }
-    if (!wf_uid)
+    if (!wf_uid) { /* none in the delegation, or the agent's own (resolved in the snapshot) */
         wf_uid = agent->workflow;
+        found = agent->workflow_p;
+    }
     const md_reg_principal *wf = NULL;
     if (wf_uid) {
         res->workflow = wf_uid;
@@ -415,7 +437,7 @@ static int decide(mandate_registry *r, const mandate_agent_request *req, mandate
                        mandate_status_name(wf->kind, wf->status));
             goto done;
         }
-        const md_reg_principal *wo = md_snapshot_find(s, wf->owner);
+        const md_reg_principal *wo = wf->owner_p;
         if (!wo || wo->status != MANDATE_STATUS_ACTIVE) {
             out = deny(res, MANDATE_CHECK_WORKFLOW, "workflow '%s' has no active owner", wf_uid);
             goto done;
@@ -454,22 +476,43 @@ static int decide(mandate_registry *r, const mandate_agent_request *req, mandate
 
     md_request rq = {.principal = agent->euid, .action = action, .resource = resource};
     md_euid deleg = human->euid;
-    if ((rc = build_context(res, req, s, agent, wf, c, &deleg, &rq.context, &d))) {
+    md_value caller;
+    if ((rc =
+             build_context(res, req, s, &action, agent, wf, c, &deleg, &rq.context, &caller, &d))) {
         res->error = rc;
         out = deny(res, rc == MANDATE_ENOMEM ? MANDATE_CHECK_INTERNAL : MANDATE_CHECK_REQUEST,
                    "bad context: %s", d.msg[0] ? d.msg : mandate_strerror(rc));
         goto done;
     }
+    if (s->schema && (rc = schema_check(s->schema, &rq, &caller, &d))) {
+        if (rc != MANDATE_ESCHEMA)
+            res->error = rc;
+        out = deny(res, rc == MANDATE_ESCHEMA ? MANDATE_CHECK_REQUEST : MANDATE_CHECK_INTERNAL,
+                   "the request does not match the schema: %s",
+                   d.msg[0] ? d.msg : mandate_strerror(rc));
+        goto done;
+    }
     /* (a) the agent's policies. */
     if (!cedar_check(res, s, &rq, MANDATE_CHECK_POLICY, "agent", sub))
         goto done;
-    /* (b) the delegator, same request. */
+    /* (b) every delegator, same request: the root human, then each agent that re-delegated, in
+     * chain order down to the immediate delegator. */
     const char **allow_policies = res->policies;
     size_t n_allow = res->n_policies;
     md_request rd = rq;
-    rd.principal = human->euid;
-    if (!cedar_check(res, s, &rd, MANDATE_CHECK_DELEGATOR, "delegator", root))
-        goto done;
+    for (size_t k = c->n_delegators; k-- > 0;) {
+        const char *who = root;
+        const md_reg_principal *dp = human;
+        if (k + 1 < c->n_delegators && (canonical(a, s, 0, c->delegators[k], &who, &dp, &d) ||
+                                        !(dp = dp ? dp : md_snapshot_find(s, who)))) {
+            out = deny(res, MANDATE_CHECK_TOKEN, "delegator '%s' is not registered",
+                       c->delegators[k]);
+            goto done;
+        }
+        rd.principal = dp->euid;
+        if (!cedar_check(res, s, &rd, MANDATE_CHECK_DELEGATOR, "delegator", who))
+            goto done;
+    }
     res->policies = allow_policies;
     res->n_policies = n_allow;
     /* (c) the delegation's scope. */
@@ -479,17 +522,9 @@ static int decide(mandate_registry *r, const mandate_agent_request *req, mandate
         goto done;
     }
 
-    /* Spent delegations deny before the gate, so that no approval is consumed for nothing. */
-    uint64_t used = 0;
-    pthread_mutex_lock(&r->mu);
-    rc = md_registry_uses(r, c->jti, &used, &d);
-    pthread_mutex_unlock(&r->mu);
-    if (rc) {
-        res->error = rc;
-        out = deny(res, MANDATE_CHECK_INTERNAL, "reading the use count failed: %s", d.msg);
-        goto done;
-    }
-    if (used >= c->max_uses) {
+    /* Spent delegations deny before the gate, so that no approval is consumed for nothing: the
+     * token check read the use count during this decision (c->uses, through hook_uses). */
+    if (c->uses >= c->max_uses) {
         res->token_reason = MANDATE_TOKEN_USES_EXHAUSTED;
         out = deny(res, MANDATE_CHECK_TOKEN, "delegation %s has used all of its %llu uses", c->jti,
                    (unsigned long long)c->max_uses);
@@ -514,7 +549,8 @@ static int decide(mandate_registry *r, const mandate_agent_request *req, mandate
             .approval_id = req->approval_id,
             .now_ms = res->now * 1000,
         };
-        md_diag gd = {0};
+        md_diag gd;
+        md_diag_clear(&gd);
         if ((rc = md_account_gate(r->account, &ar, a, &res->verdict, &gd))) {
             res->error = rc;
             out = deny(res, MANDATE_CHECK_INTERNAL, "the accountability gate failed: %s",
@@ -535,21 +571,18 @@ static int decide(mandate_registry *r, const mandate_agent_request *req, mandate
 
     /* Allowed: count the use (atomically with the limit check) and the usage. */
     pthread_mutex_lock(&r->mu);
-    rc = md_registry_uses(r, c->jti, &used, &d);
-    if (!rc && used >= c->max_uses) {
+    md_reg_count *own = md_registry_uses_slot(r, c->jti, &rc, &d);
+    if (own && own->n >= c->max_uses) {
         pthread_mutex_unlock(&r->mu);
         res->token_reason = MANDATE_TOKEN_USES_EXHAUSTED;
         out = deny(res, MANDATE_CHECK_TOKEN, "delegation %s has used all of its %llu uses", c->jti,
                    (unsigned long long)c->max_uses);
         goto done;
     }
-    for (size_t i = 0; !rc && i < res->n_jtis; i++) {
-        md_reg_count *u = md_reg_map_get(&r->uses, res->jtis[i], false);
-        if (!u) {
-            uint64_t v;
-            if (!(rc = md_registry_uses(r, res->jtis[i], &v, &d)))
-                u = md_reg_map_get(&r->uses, res->jtis[i], false);
-        }
+    if (own)
+        own->n++; /* before the ancestors: adding one of them may move the token's counter */
+    for (size_t i = 1; !rc && i < res->n_jtis; i++) {
+        md_reg_count *u = md_registry_uses_slot(r, res->jtis[i], &rc, &d);
         if (u)
             u->n++;
     }
@@ -584,7 +617,8 @@ int md_agent_decide(mandate_registry *r, const mandate_agent_request *req,
     res->reason = "";
     res->now = req->now ? req->now : clock_now();
     md_snapshot *s = NULL;
-    md_diag d = {0};
+    md_diag d; /* cleared, not zero-filled: decisions are hot */
+    md_diag_clear(&d);
     int rc = md_registry_acquire(r, &s, &d);
     if (rc) {
         res->error = rc;
@@ -630,8 +664,16 @@ static json_t *result_json(const mandate_agent_result *res, bool for_ledger)
         strs(res->errors, res->n_errors));
     if (!o)
         return NULL;
-    if (res->digest)
-        json_object_set_new(o, "token_digest", json_string(res->digest));
+    if (res->has_digest) {
+        char hex[65];
+        static const char xd[] = "0123456789abcdef";
+        for (int i = 0; i < 32; i++) {
+            hex[2 * i] = xd[res->digest[i] >> 4];
+            hex[2 * i + 1] = xd[res->digest[i] & 15];
+        }
+        hex[64] = 0;
+        json_object_set_new(o, "token_digest", json_string(hex));
+    }
     if (res->gated) {
         md_account_verdict_json(&res->verdict, o);
         json_object_del(o, "account_reason");
@@ -670,6 +712,10 @@ int md_agent_record(mandate_registry *r, mandate_agent_result *res)
     md_diag d = {0};
     int rc = 0;
     ungate(res);
+    if (res->allow && md_registry_writable(r, &d)) {
+        res->error = d.code;
+        deny(res, MANDATE_CHECK_INTERNAL, "recording the use failed (fail closed): %s", d.msg);
+    }
     if (res->allow) {
         pthread_mutex_lock(&r->mu);
         md_rstore *st = r->st;

@@ -158,22 +158,29 @@ void md_reg_map_clear(md_reg_map *m)
     m->cap = m->n = 0;
 }
 
-int md_registry_uses(mandate_registry *r, const char *jti, uint64_t *n, md_diag *d)
+md_reg_count *md_registry_uses_slot(mandate_registry *r, const char *jti, int *rc, md_diag *d)
 {
     md_reg_count *c = md_reg_map_get(&r->uses, jti, false);
-    if (c) {
-        *n = c->n;
-        return 0;
-    }
+    if (c)
+        return c;
     uint64_t v = 0;
-    int rc = r->st->ops->uses_get(r->st, jti, &v, d);
-    if (rc)
-        return rc;
-    if (!(c = md_reg_map_get(&r->uses, jti, true)))
-        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory counting uses");
+    if ((*rc = r->st->ops->uses_get(r->st, jti, &v, d)))
+        return NULL;
+    if (!(c = md_reg_map_get(&r->uses, jti, true))) {
+        *rc = md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory counting uses");
+        return NULL;
+    }
     c->n = v;
-    *n = v;
-    return 0;
+    return c;
+}
+
+int md_registry_uses(mandate_registry *r, const char *jti, uint64_t *n, md_diag *d)
+{
+    int rc = 0;
+    md_reg_count *c = md_registry_uses_slot(r, jti, &rc, d);
+    if (c)
+        *n = c->n;
+    return rc;
 }
 
 int md_registry_usage(mandate_registry *r, const char *agent, const char *action, int64_t m,
@@ -557,6 +564,16 @@ static int build_index(md_snapshot *s, md_diag *d)
     return 0;
 }
 
+/* Resolves every principal's owner and workflow once per snapshot (after build_index). */
+static void link_principals(md_snapshot *s)
+{
+    for (size_t k = 0; k < s->n; k++) {
+        md_reg_principal *p = s->p[k];
+        p->owner_p = md_snapshot_find(s, p->owner);
+        p->workflow_p = md_snapshot_find(s, p->workflow);
+    }
+}
+
 /* Builds the current snapshot from the store and the caller's texts (mu held). */
 static int build_snapshot(mandate_registry *r, md_snapshot **out, md_diag *d)
 {
@@ -586,8 +603,8 @@ static int build_snapshot(mandate_registry *r, md_snapshot **out, md_diag *d)
             md_policyset_parse(a, r->policies ? r->policies : "", r->policies_len, NULL, &s->ps, d);
     if (!rc)
         rc = build_entities(r, s, d);
-    if (!rc)
-        rc = build_index(s, d);
+    if (!rc && !(rc = build_index(s, d)))
+        link_principals(s);
     if (rc) {
         if (!d->code)
             md_diag_set(d, rc, 0, 0, "cannot build the registry snapshot");
@@ -603,12 +620,34 @@ void md_registry_bump(mandate_registry *r)
     atomic_fetch_add(r->gen, 1);
 }
 
+int md_registry_writable(const mandate_registry *r, md_diag *d)
+{
+    return r->read_only ? md_diag_set(d, MANDATE_EDENIED, 0, 0,
+                                      "the registry was opened read-only: changes are refused")
+                        : 0;
+}
+
 /* Maps DIR/registry.gen, making it on first use. */
 static int map_gen(mandate_registry *r, const char *dir, md_diag *d)
 {
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/registry.gen", dir) >= sizeof path)
         return md_diag_set(d, MANDATE_ETOOBIG, 0, 0, "data directory path too long");
+    if (r->read_only) {
+        /* Reads the counter when the file exists; a private zero page otherwise (a read-only
+         * handle then checks the store's data version on every snapshot acquire). */
+        int fd = open(path, O_RDONLY);
+        struct stat sb;
+        void *m = fd >= 0 && fstat(fd, &sb) == 0 && sb.st_size >= 4096
+                      ? mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0)
+                      : mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (fd >= 0)
+            close(fd);
+        if (m == MAP_FAILED)
+            return md_diag_set(d, MANDATE_EIO, 0, 0, "cannot map '%s': %s", path, strerror(errno));
+        r->gen = m;
+        return 0;
+    }
     int fd = open(path, O_RDWR | O_CREAT, 0600);
     struct stat sb;
     if (fd < 0 || fstat(fd, &sb) != 0 || (sb.st_size < 4096 && ftruncate(fd, 4096) != 0)) {
@@ -708,7 +747,9 @@ MD_EXPORT int mandate_registry_approve(mandate_registry *r, const mandate_approv
         return md_account_finish(
             diag, &d, md_diag_set(&d, MANDATE_EINVAL, 0, 0, "approve: missing argument"));
     md_snapshot *s = NULL;
-    int rc = md_registry_acquire(r, &s, &d);
+    int rc = md_registry_writable(r, &d);
+    if (!rc)
+        rc = md_registry_acquire(r, &s, &d);
     if (!rc)
         rc = md_approval_decide(r->account, s->es, in, index, &d);
     md_snapshot_release(s);
@@ -783,7 +824,7 @@ static int hook_status(void *ctx, const char *uid, mandate_principal_status *st)
     }
     *st = MANDATE_PRINCIPAL_ACTIVE;
     if (p->kind == MANDATE_KIND_AGENT || (p->kind == MANDATE_KIND_SERVICE && p->owner)) {
-        const md_reg_principal *o = md_snapshot_find(tl_snap, p->owner);
+        const md_reg_principal *o = p->owner_p;
         if (!o || o->kind != MANDATE_KIND_HUMAN || o->status != MANDATE_STATUS_ACTIVE)
             *st = MANDATE_PRINCIPAL_OWNER_INACTIVE;
     }
@@ -807,6 +848,8 @@ static int load_delegation_key(mandate_registry *r, const char *dir, md_diag *d)
     char kid[64], hex[65], line[160];
     int rc = 0;
     FILE *f = fopen(path, "r");
+    if (!f && errno == ENOENT && r->read_only)
+        return 0; /* read-only: no key is made, nothing is signed */
     if (!f && errno == ENOENT) {
         unsigned char rnd[6];
         randombytes_buf(seed, sizeof seed);
@@ -906,7 +949,12 @@ MD_EXPORT int mandate_registry_open(mandate_registry **out, const mandate_regist
                          o->data_dir);
         goto out;
     }
-    mandate_ledger_opts lo = {.db_path = db, .key_path = key};
+    r->read_only = o->read_only;
+    /* Read-only: no signing key, so no writer lock; no tree cache (nothing is proved here). */
+    mandate_ledger_opts lo = {.db_path = db,
+                              .key_path = o->read_only ? NULL : key,
+                              .cache_level = o->read_only ? 64 : 0,
+                              .streaming = o->read_only};
     mandate_diag ld;
     if ((rc = mandate_ledger_open(&r->ledger, &lo, &ld))) {
         md_diag_set(&d, rc, 0, 0, "cannot open ledger in '%s': %s", o->data_dir, ld.message);
@@ -1071,6 +1119,8 @@ MD_EXPORT int mandate_registry_add(mandate_registry *r, const mandate_principal 
     md_diag d = {0};
     if (!r || !p || !mandate_kind_name(p->kind))
         return finish(diag, &d, md_diag_set(&d, MANDATE_EINVAL, 0, 0, "registry: bad principal"));
+    if (md_registry_writable(r, &d))
+        return finish(diag, &d, d.code);
     md_arena *a = md_arena_new();
     json_t *doc = json_object(), *member = json_array(),
            *l[4] = {json_array(), json_array(), json_array(), json_array()};
@@ -1192,6 +1242,8 @@ MD_EXPORT int mandate_registry_set_status(mandate_registry *r, const char *uid, 
     md_diag d = {0};
     if (!r || !uid || status < MANDATE_STATUS_ACTIVE || status > MANDATE_STATUS_DEPARTED)
         return finish(diag, &d, md_diag_set(&d, MANDATE_EINVAL, 0, 0, "registry: bad status"));
+    if (md_registry_writable(r, &d))
+        return finish(diag, &d, d.code);
     md_arena *a = md_arena_new();
     const char *c = NULL;
     kind_probe k = {0};
@@ -1230,6 +1282,8 @@ MD_EXPORT int mandate_registry_freeze(mandate_registry *r, bool frozen, const ch
     md_diag d = {0};
     if (!r)
         return finish(diag, &d, MANDATE_EINVAL);
+    if (md_registry_writable(r, &d))
+        return finish(diag, &d, d.code);
     pthread_mutex_lock(&r->mu);
     int rc = r->st->ops->begin(r->st, true, &d);
     if (!rc) {
@@ -1355,7 +1409,7 @@ MD_EXPORT int mandate_registry_set_policies(mandate_registry *r, const char *tex
     if (had && !prev)
         return finish(diag, &d, md_diag_set(&d, MANDATE_ENOMEM, 0, 0, "out of memory"));
     int rc = set_text(r, &r->policies, &r->policies_len, text ? text : "", len, &d);
-    if (!rc && (rc = log_policies(r, text ? text : "", len, &d)) != 0) {
+    if (!rc && !r->read_only && (rc = log_policies(r, text ? text : "", len, &d)) != 0) {
         /* Not recorded: the previous set stays active (fail closed). */
         md_diag ud = {0};
         set_text(r, &r->policies, &r->policies_len, prev, prev_len, &ud);
@@ -1570,6 +1624,8 @@ MD_EXPORT int mandate_registry_delegate(mandate_registry *r, const mandate_deleg
                       md_diag_set(&d, MANDATE_EINVAL, 0, 0,
                                   "delegate: subject and delegator "
                                   "are required"));
+    if (md_registry_writable(r, &d))
+        return finish(diag, &d, d.code);
     *token = NULL;
     md_snapshot *s;
     int rc = md_registry_acquire(r, &s, &d);
@@ -1622,6 +1678,8 @@ MD_EXPORT int mandate_registry_redelegate(mandate_registry *r, const char *paren
     memset(err, 0, sizeof *err);
     if (!r || !parent || !dl || !token)
         return finish(diag, &d, MANDATE_EINVAL);
+    if (md_registry_writable(r, &d))
+        return finish(diag, &d, d.code);
     *token = NULL;
     md_snapshot *s;
     int rc = md_registry_acquire(r, &s, &d);
@@ -1699,6 +1757,8 @@ MD_EXPORT int mandate_registry_revoke(mandate_registry *r, const char *what, con
     char jti[160];
     if (!r || !what || !*what)
         return finish(diag, &d, MANDATE_EINVAL);
+    if (md_registry_writable(r, &d))
+        return finish(diag, &d, d.code);
     int rc = 0;
     if (strchr(what, '.') && strchr(strchr(what, '.') + 1, '.')) {
         if ((rc = token_jti(what, jti, sizeof jti, &d)))

@@ -43,6 +43,8 @@ typedef struct md_reg_principal {
     int kind, status;
     const char *name, *owner, *workflow, *model, *provider; /* uids canonical; NULL if absent */
     md_euid owner_euid;                                     /* when owner is set */
+    /* owner and workflow resolved in the same snapshot (NULL: absent or not registered) */
+    const struct md_reg_principal *owner_p, *workflow_p;
     size_t n_member_of, n_outputs, n_impacts, n_actions, n_resource_types;
     const char **member_of, **outputs, **impacts, **actions, **resource_types;
     const char *doc;
@@ -96,7 +98,11 @@ struct mandate_registry {
     _Atomic uint64_t *gen;
     uint64_t seen_gen;
     uint64_t policy_logged; /* the first 8 bytes of the SHA-256 of the last policy set logged */
+    bool read_only;         /* opened read-only: every change is refused (md_registry_writable) */
 };
+
+/* MANDATE_EDENIED (with a message) when the handle was opened read-only, else 0. */
+int md_registry_writable(const mandate_registry *r, md_diag *d);
 
 /* Tells every process on the data directory that the store changed (after a commit). */
 void md_registry_bump(mandate_registry *r);
@@ -120,6 +126,8 @@ md_reg_count *md_reg_map_get(md_reg_map *m, const char *key, bool create);
 void md_reg_map_clear(md_reg_map *m);
 /* Uses of a delegation, from the cache or the store (mu held). */
 int md_registry_uses(mandate_registry *r, const char *jti, uint64_t *n, md_diag *d);
+/* The same as the cache's counter (valid until the next entry is added), or NULL with *rc set. */
+md_reg_count *md_registry_uses_slot(mandate_registry *r, const char *jti, int *rc, md_diag *d);
 /* Usage sums of (agent, action) at minute m (mu held). */
 int md_registry_usage(mandate_registry *r, const char *agent, const char *action, int64_t m,
                       md_reg_count **out, md_diag *d);

@@ -164,33 +164,46 @@ static int put_id_char(md_buf *b, uint32_t cp)
     }
 }
 
+/* A byte of an id that stands for itself in canonical form (no escape needed). */
+static bool plain_id_byte(unsigned char c)
+{
+    return c >= 0x20 && c != 0x7f && c != '"' && c != '\\';
+}
+
+/* Walks the type path at the start of s: Ident (:: Ident)*, then the end of s or `::"`. *end
+ * gets n for a bare type, else the offset of the opening quote. False when s is neither. */
+static bool scan_type(const char *s, size_t n, size_t *end)
+{
+    size_t i = 0;
+    for (;;) {
+        if (i >= n || !is_ident_start((unsigned char)s[i]))
+            return false;
+        while (i < n && is_ident_char((unsigned char)s[i]))
+            i++;
+        if (i == n) {
+            *end = n;
+            return true;
+        }
+        if (n - i < 3 || s[i] != ':' || s[i + 1] != ':')
+            return false;
+        i += 2;
+        if (s[i] == '"') {
+            *end = i;
+            return true;
+        }
+    }
+}
+
 /* Parses a uid (or, when allow_type, an entity type) and appends its canonical form to out.
  * Returns false when s is not one. */
 static bool canon_uid(const char *s, size_t n, bool allow_type, md_buf *out)
 {
-    size_t i = 0;
-    if (n == 0 || n > MAX_NAME)
+    size_t i;
+    if (n == 0 || n > MAX_NAME || !scan_type(s, n, &i))
         return false;
-    for (;;) {
-        if (i >= n || !is_ident_start((unsigned char)s[i]))
-            return false;
-        size_t st = i;
-        while (i < n && is_ident_char((unsigned char)s[i]))
-            i++;
-        if (md_buf_append(out, s + st, i - st))
-            return false;
-        if (i == n)
-            return allow_type;
-        if (n - i < 3 || s[i] != ':' || s[i + 1] != ':')
-            return false;
-        i += 2;
-        if (md_buf_append(out, "::", 2))
-            return false;
-        if (s[i] == '"')
-            break;
-    }
-    i++; /* opening quote */
-    if (md_buf_append(out, "\"", 1))
+    if (i == n)
+        return allow_type && md_buf_append(out, s, n) == 0;
+    if (md_buf_append(out, s, ++i)) /* the type path and the opening quote */
         return false;
     while (i < n && s[i] != '"') {
         unsigned char c = (unsigned char)s[i];
@@ -199,13 +212,11 @@ static bool canon_uid(const char *s, size_t n, bool allow_type, md_buf *out)
             return false;
         if (c != '\\') {
             size_t st = i++;
-            while (i < n && s[i] != '"' && s[i] != '\\' && (unsigned char)s[i] >= 0x20)
+            while (i < n && plain_id_byte((unsigned char)s[i]))
                 i++;
-            for (size_t k = st; k < i; k++)
-                if (s[k] == 0x7f && put_id_char(out, 0x7f))
-                    return false;
-                else if (s[k] != 0x7f && md_buf_append(out, s + k, 1))
-                    return false;
+            if (c == 0x7f ? put_id_char(out, c) || md_buf_append(out, s + st + 1, i - st - 1)
+                          : md_buf_append(out, s + st, i - st))
+                return false;
             continue;
         }
         if (++i >= n)
@@ -246,6 +257,17 @@ static bool canon_uid(const char *s, size_t n, bool allow_type, md_buf *out)
     if (i + 1 != n) /* the closing quote must end the string */
         return false;
     return md_buf_append(out, "\"", 1) == 0;
+}
+
+/* Whether s is a uid that canon_uid would write back unchanged (no escapes, no control bytes). */
+static bool is_canonical_uid(const char *s, size_t n)
+{
+    size_t i;
+    if (n == 0 || n > MAX_NAME || !scan_type(s, n, &i) || i == n)
+        return false;
+    for (i++; i < n && plain_id_byte((unsigned char)s[i]); i++)
+        ;
+    return i + 1 == n && s[i] == '"';
 }
 
 /* Canonical uid into the arena, or NULL (invalid or out of memory: *oom tells). */
@@ -335,13 +357,20 @@ MD_EXPORT bool mandate_token_scope_allows(const mandate_token *t, const char *ac
 {
     if (!t || !action || !resource)
         return false;
+    /* Requests mostly name uids already in canonical form: those are compared as they are. */
+    size_t la = strlen(action), lr = strlen(resource);
     md_buf a, r;
     md_buf_init(&a, 4 * MAX_NAME);
     md_buf_init(&r, 4 * MAX_NAME);
-    bool ok = canon_uid(action, strlen(action), false, &a) &&
-              canon_uid(resource, strlen(resource), false, &r) &&
-              str_in(a.data, t->c.actions, t->c.n_actions) &&
-              resource_covered(r.data, t->c.resources, t->c.n_resources);
+    const char *ca = is_canonical_uid(action, la)       ? action
+                     : canon_uid(action, la, false, &a) ? a.data
+                                                        : NULL;
+    const char *cr = !ca                                  ? NULL
+                     : is_canonical_uid(resource, lr)     ? resource
+                     : canon_uid(resource, lr, false, &r) ? r.data
+                                                          : NULL;
+    bool ok = cr && str_in(ca, t->c.actions, t->c.n_actions) &&
+              resource_covered(cr, t->c.resources, t->c.n_resources);
     md_buf_release(&a);
     md_buf_release(&r);
     return ok;
@@ -350,7 +379,7 @@ MD_EXPORT bool mandate_token_scope_allows(const mandate_token *t, const char *ac
 /* ---- service ---- */
 
 typedef struct cache_slot {
-    uint64_t hash; /* keyed SipHash of the token bytes */
+    uint64_t hash; /* token_hash of the token */
     shared_token *tok;
     uint64_t used; /* tick of last use, for LRU within a set */
 } cache_slot;
@@ -370,7 +399,7 @@ struct mandate_token_service {
     cache_slot *slots;
     size_t n_sets;
     uint64_t tick, hits, misses;
-    unsigned char hash_key[crypto_shorthash_KEYBYTES]; /* random per service: no hash flooding */
+    uint64_t hash_seed; /* random per service: nobody can aim tokens at one set */
 };
 
 MD_EXPORT int mandate_token_service_open(mandate_token_service **out,
@@ -397,7 +426,7 @@ MD_EXPORT int mandate_token_service_open(mandate_token_service **out,
         return MANDATE_ENOMEM;
     }
     s->kr = o->keyring;
-    crypto_shorthash_keygen(s->hash_key);
+    randombytes_buf(&s->hash_seed, sizeof s->hash_seed);
     s->issuer = md_arena_strndup(s->arena, o->issuer, strlen(o->issuer));
     s->audience = md_arena_strndup(s->arena, o->audience, strlen(o->audience));
     s->n_trusted = o->n_trusted_issuers ? o->n_trusted_issuers : 1;
@@ -465,13 +494,41 @@ MD_EXPORT void mandate_token_service_cache_stats(mandate_token_service *s, uint6
     pthread_mutex_unlock(&s->lock);
 }
 
+#define HASH_TAIL 32 /* bytes of the token that pick its set */
+
+/* The slot hash: the length and the last HASH_TAIL bytes, which in a signed token are 32 of the 86
+ * characters of its Ed25519 signature (random to anyone without the key), seeded per service.
+ * Only a few dozen instructions; the cache then compares every byte, so it stays exact. */
 static uint64_t token_hash(const mandate_token_service *s, const char *tok, size_t len)
 {
-    unsigned char h[crypto_shorthash_BYTES];
-    crypto_shorthash(h, (const unsigned char *)tok, len, s->hash_key);
-    uint64_t v = 0;
-    memcpy(&v, h, sizeof v);
-    return v;
+    size_t n = len < HASH_TAIL ? len : HASH_TAIL;
+    return md_hash_bytes(tok + len - n, n, s->hash_seed ^ len);
+}
+
+static uint64_t word_at(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    return w;
+}
+
+/* Whether n bytes are equal, in time that depends only on n (the cached bytes are a bearer
+ * credential: a lookup must not tell how much of one a guess got right). */
+static bool same_bytes(const char *a, const char *b, size_t n)
+{
+    uint64_t d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) { /* four independent words a step: the compiler pairs them */
+        d0 |= word_at(a + i) ^ word_at(b + i);
+        d1 |= word_at(a + i + 8) ^ word_at(b + i + 8);
+        d2 |= word_at(a + i + 16) ^ word_at(b + i + 16);
+        d3 |= word_at(a + i + 24) ^ word_at(b + i + 24);
+    }
+    for (; i + 8 <= n; i += 8)
+        d0 |= word_at(a + i) ^ word_at(b + i);
+    for (; i < n; i++)
+        d1 |= (uint64_t)((unsigned char)a[i] ^ (unsigned char)b[i]);
+    return (d0 | d1 | d2 | d3) == 0;
 }
 
 /* Returns a new reference to the cached token with exactly these bytes, of generation gen, or
@@ -486,7 +543,7 @@ static shared_token *cache_get(mandate_token_service *s, const char *tok, size_t
     cache_slot *set = &s->slots[(h % s->n_sets) * CACHE_WAYS];
     for (int i = 0; i < CACHE_WAYS; i++) {
         if (set[i].tok && set[i].hash == h && set[i].tok->len == len &&
-            memcmp(set[i].tok->bytes, tok, len) == 0) {
+            same_bytes(set[i].tok->bytes, tok, len)) {
             if (set[i].tok->gen == gen) {
                 r = set[i].tok;
                 atomic_fetch_add(&r->refs, 1);
@@ -515,7 +572,7 @@ static void cache_put(mandate_token_service *s, shared_token *t, uint64_t h)
     int victim = 0;
     for (int i = 0; i < CACHE_WAYS; i++) {
         if (set[i].tok && set[i].hash == h && set[i].tok->len == t->len &&
-            memcmp(set[i].tok->bytes, t->bytes, t->len) == 0) {
+            same_bytes(set[i].tok->bytes, t->bytes, t->len)) {
             victim = i;
             break;
         }

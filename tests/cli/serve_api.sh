@@ -123,7 +123,9 @@ expect 403 "alice delegates only as herself" "${A[@]}" "${J[@]}" -d '{"from":"le
 expect 401 "delegate without a key" "${J[@]}" -d '{}' "$URL/v1/delegations"
 expect 201 "alice delegates to her agent" "${A[@]}" "${J[@]}" -d '{"to":"support-drafter","task":"reply to T-1001","actions":["Action::\"draft_reply\"","Action::\"send_reply\""],"resources":["Ticket"],"uses":10}' "$URL/v1/delegations"
 TOK=$(sed 's/.*"token":"\([^"]*\)".*/\1/' "$WORK/body")
-req() { printf '{"action":"Action::\\"%s\\"","resource":"Ticket::\\"T-1001\\"","context":{"approved":true},"token":"%s"%s}' "$1" "$TOK" "${2:-}"; }
+# The context each action's type in the quickstart schema takes (the agent path checks it).
+req() { local ctx='{}'; [ "$1" = send_reply ] && ctx='{"approved":true}'
+    printf '{"action":"Action::\\"%s\\"","resource":"Ticket::\\"T-1001\\"","context":%s,"token":"%s"%s}' "$1" "$ctx" "$TOK" "${2:-}"; }
 expect 200 "the agent drafts on the delegation" "${G[@]}" -d "$(req draft_reply)" "$URL/v1/authorize"
 body_has '"decision":"allow"' "draft allowed"
 body_has '"mode":"delegated"' "mode delegated"

@@ -54,7 +54,11 @@ static const char policies[] =
     " unless { context.mandate.impact.contains(\"customer\") &&"
     " context.mandate.delegator == Human::\"alice\" && context.mandate.task like \"*ticket*\" };\n"
     "@id(\"humans-publish\")\n"
-    "permit (principal is Human, action == Action::\"publish\", resource);\n";
+    "permit (principal is Human, action == Action::\"publish\", resource);\n"
+    "@id(\"humans-archive\")\n"
+    "permit (principal is Human, action == Action::\"archive\", resource);\n"
+    "@id(\"no-drafter-archive\")\n"
+    "forbid (principal == Agent::\"drafter\", action == Action::\"archive\", resource);\n";
 
 static const char user_entities[] =
     "[{\"uid\":{\"type\":\"Human\",\"id\":\"erin\"},\"attrs\":{\"contractor\":true},\"parents\":[]}"
@@ -172,6 +176,28 @@ static char *delegate(mandate_registry *r, const char *from, const char *to, con
     mandate_diag d;
     if (mandate_registry_delegate(r, &dl, "Human::\"admin\"", &tok, &e, &d))
         fail_msg("delegate %s -> %s: %s", from, to, d.message);
+    return tok;
+}
+
+/* Re-delegates one action on one resource (3 uses) from the parent's subject to another agent;
+ * fails the test when it cannot. Returns owned. */
+static char *redelegate(mandate_registry *r, const char *parent, const char *to, const char *action,
+                        const char *resource)
+{
+    const char *acts[] = {action}, *res[] = {resource};
+    mandate_delegation child = {.subject = to,
+                                .task = "t2",
+                                .actions = acts,
+                                .n_actions = 1,
+                                .resources = res,
+                                .n_resources = 1,
+                                .max_uses = 3,
+                                .now = NOW};
+    char *tok = NULL;
+    mandate_token_error e;
+    mandate_diag d;
+    if (mandate_registry_redelegate(r, parent, NULL, 0, &child, "a", &tok, &e, &d))
+        fail_msg("redelegate to %s: %s", to, d.message);
     return tok;
 }
 
@@ -444,8 +470,7 @@ static void test_escalation(void **state)
         free(t);
     }
     /* 8: re-delegation narrows: drafter got read+draft, gave helper read; helper drafts. */
-    const char *acts2[] = {"Action::\"read\"", "Action::\"draft\""}, *acts[] = {"Action::\"read\""},
-               *ress[] = {"Ticket"};
+    const char *acts2[] = {"Action::\"read\"", "Action::\"draft\""}, *ress[] = {"Ticket"};
     mandate_delegation root = {.subject = DR,
                                .delegator = A,
                                .task = "t",
@@ -455,19 +480,11 @@ static void test_escalation(void **state)
                                .n_resources = 1,
                                .max_uses = 10,
                                .now = NOW};
-    mandate_delegation child = {.subject = "Agent::\"helper\"",
-                                .task = "t2",
-                                .actions = acts,
-                                .n_actions = 1,
-                                .resources = ress,
-                                .n_resources = 1,
-                                .max_uses = 3,
-                                .now = NOW};
-    char *pt = NULL, *ct = NULL;
+    char *pt = NULL;
     mandate_token_error te;
     mandate_diag d;
     assert_int_equal(mandate_registry_delegate(r, &root, "a", &pt, &te, &d), 0);
-    assert_int_equal(mandate_registry_redelegate(r, pt, NULL, 0, &child, "a", &ct, &te, &d), 0);
+    char *ct = redelegate(r, pt, "Agent::\"helper\"", "Action::\"read\"", "Ticket");
     const char *par[] = {pt};
     expect(decide_p(r, ct, par, 1, "Action::\"draft\"", "Ticket::\"1\"", NULL), false,
            MANDATE_CHECK_SCOPE, 0, "8 sub-agent outside its narrowed scope");
@@ -477,6 +494,96 @@ static void test_escalation(void **state)
            "8 control: the parent may draft");
     free(pt);
     free(ct);
+}
+
+/* Every delegator in the act chain must be allowed the request, not only the root human: alice
+ * may archive and helper's own policies allow it, but drafter, who re-delegated to helper, may
+ * not (no-drafter-archive). */
+static void test_every_delegator(void **state)
+{
+    fx *f = *state;
+    mandate_registry *r = f->r;
+    const char *ar = "Action::\"archive\"", *tk = "Ticket::\"1\"";
+    char *direct = delegate(r, "Human::\"alice\"", "Agent::\"helper\"", ar, "Ticket", NULL, 0);
+    expect(decide(r, direct, ar, tk), true, 0, 0, "control: alice -> helper");
+    char *pt = delegate(r, "Human::\"alice\"", "Agent::\"drafter\"", ar, "Ticket", NULL, 0);
+    expect(decide(r, pt, ar, tk), false, MANDATE_CHECK_POLICY, 0, "drafter itself may not");
+    char *ct = redelegate(r, pt, "Agent::\"helper\"", ar, "Ticket");
+    const char *par[] = {pt};
+    mandate_agent_result *res = decide_p(r, ct, par, 1, ar, tk, NULL);
+    assert_non_null(strstr(mandate_agent_result_reason(res), "Agent::\"drafter\""));
+    assert_int_equal(mandate_agent_result_policy_count(res), 1);
+    assert_string_equal(mandate_agent_result_policy(res, 0), "no-drafter-archive");
+    expect(res, false, MANDATE_CHECK_DELEGATOR, 0, "drafter in the chain may not archive");
+    free(direct);
+    free(pt);
+    free(ct);
+}
+
+/* With a schema, the agent path checks the request against it (context included) and parses
+ * the context as the action's context type says; a mismatch denies with the reason. */
+static void test_context_schema(void **state)
+{
+    fx *f = *state;
+    mandate_registry *r = f->r;
+    mandate_diag d;
+    FILE *fp = fopen("policies/schema.cedarschema", "r");
+    assert_non_null(fp);
+    char schema[16384];
+    size_t n = fread(schema, 1, sizeof schema - 1, fp);
+    fclose(fp);
+    schema[n] = 0;
+    snprintf(schema + n, sizeof schema - n,
+             "entity Ticket;\n"
+             "action read appliesTo { principal: [Agent, Human], resource: [Ticket],\n"
+             "  context: { mandate?: MandateContext, channel?: String, limit?: decimal } };\n"
+             "action reply appliesTo { principal: [Agent, Human], resource: [Ticket],\n"
+             "  context: { channel?: String } };\n"
+             "action export appliesTo { principal: [Agent, Human], resource: [Ticket],\n"
+             "  context: { mandate?: { task: Long } } };\n");
+    assert_int_equal(mandate_registry_set_entities(r, "[]", 2, &d), 0);
+    if (mandate_registry_set_schema(r, schema, strlen(schema), &d))
+        fail_msg("schema: %s", d.message);
+    static const char pol[] = "permit (principal, action, resource);\n"
+                              "forbid (principal, action, resource) when { context has limit && "
+                              "context.limit.greaterThan(decimal(\"10.0\")) };\n";
+    assert_int_equal(mandate_registry_set_policies(r, pol, strlen(pol), &d), 0);
+    const char *rd = "Action::\"read\"", *tk = "Ticket::\"1\"";
+    char *t = delegate(r, "Human::\"alice\"", "Agent::\"drafter\"", rd, "Ticket", NULL, 0);
+    expect(decide_p(r, t, NULL, 0, rd, tk, "{\"channel\":\"email\",\"limit\":\"2.5\"}"), true, 0, 0,
+           "context of the declared type");
+    /* decimal from the schema: 20.0 > 10.0 (a plain string would make the forbid err) */
+    mandate_agent_result *res = decide_p(r, t, NULL, 0, rd, tk, "{\"limit\":\"20.0\"}");
+    assert_int_equal(mandate_agent_result_error_count(res), 0);
+    expect(res, false, MANDATE_CHECK_POLICY, 0, "decimal parsed by the schema");
+    /* An action whose context type does not declare `mandate` (a schema for the plain Cedar
+     * path): the caller's context is checked without it. */
+    const char *rp = "Action::\"reply\"";
+    char *t2 = delegate(r, "Human::\"alice\"", "Agent::\"drafter\"", rp, "Ticket", NULL, 0);
+    expect(decide_p(r, t2, NULL, 0, rp, tk, "{\"channel\":\"email\"}"), true, 0, 0,
+           "mandate not declared: the caller's context");
+    free(t2);
+    struct {
+        const char *ctx, *action, *resource, *want;
+    } bad[] = {
+        {"{\"channel\":5}", rd, tk, "channel"},
+        {"{\"nosuch\":1}", rd, tk, "nosuch"},
+        {"{\"limit\":\"ten\"}", rd, tk, "limit"},
+        {NULL, "Action::\"draft\"", tk, "Action::\"draft\""},
+        {NULL, rd, "Doc::\"alice-1\"", "Doc"},
+        {"{\"channel\":5}", rp, tk, "channel"},
+        {NULL, "Action::\"export\"", tk, "mandate"}, /* declared, of another type */
+    };
+    for (size_t i = 0; i < MD_ARRAY_LEN(bad); i++) {
+        res = decide_p(r, t, NULL, 0, bad[i].action, bad[i].resource, bad[i].ctx);
+        if (!strstr(mandate_agent_result_reason(res), bad[i].want))
+            fail_msg("case %zu: reason '%s' does not name %s", i, mandate_agent_result_reason(res),
+                     bad[i].want);
+        if (getenv("MANDATE_TEST_VERBOSE"))
+            fprintf(stderr, "    %s\n", mandate_agent_result_reason(res));
+        expect(res, false, MANDATE_CHECK_REQUEST, 0, "context or request outside the schema");
+    }
+    free(t);
 }
 
 /* Acceptance 3: the kill switch. */
@@ -712,6 +819,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_positive_controls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_tokens_registry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escalation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_every_delegator, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_context_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_switch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_switch_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_counters_and_strict_forbid, setup, teardown),

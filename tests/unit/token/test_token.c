@@ -329,6 +329,17 @@ static void issue_and_verify(void **state)
     assert_false(mandate_token_scope_allows(t, "Action::\"delete\"", "Ticket::\"42\""));
     assert_false(mandate_token_scope_allows(t, "Action::\"read\"", "Ticket::\"43\""));
     assert_false(mandate_token_scope_allows(t, "Action::\"read\"", "Ticket"));
+    /* spellings that are not canonical take the parser; broken ones never match */
+    assert_true(mandate_token_scope_allows(t, "Action::\"read\"", "Ticket::\"4\\u{32}\""));
+    assert_true(mandate_token_scope_allows(t, "Action::\"dr\\u{61}ft\"", "Doc::\"a\\\"b\""));
+    assert_false(mandate_token_scope_allows(t, "Action::\"read", "Ticket::\"42\""));
+    assert_false(mandate_token_scope_allows(t, "Action::\"read\"x", "Ticket::\"42\""));
+    assert_false(mandate_token_scope_allows(t, "Action:: \"read\"", "Ticket::\"42\""));
+    assert_false(mandate_token_scope_allows(t, "Action::\"read\"", "Doc::\"a\nb\""));
+    assert_false(mandate_token_scope_allows(t, "Action::\"read\"", "Doc::\"a\\qb\""));
+    assert_false(mandate_token_scope_allows(t, "Action::\"read\"", "Doc::\"x"));
+    assert_false(mandate_token_scope_allows(t, "Action::\"read\"", "Doc::\"\x7f\" "));
+    assert_true(mandate_token_scope_allows(t, "Action::\"read\"", "Doc::\"\x7f\""));
     /* the header is exactly alg, typ, kid */
     char hdr[200];
     size_t hl;
@@ -512,6 +523,21 @@ static void cache_hits_and_rechecks(void **state)
     assert_int_equal(verify(t), MANDATE_TOKEN_USES_EXHAUSTED);
     uses[0].n = 4;
     assert_int_equal(verify(t), 0);
+    /* the cache picks a set from the token's last bytes only, then compares every byte: a copy
+     * of the cached token with one byte changed (same length, same tail or not) never hits */
+    size_t len = strlen(t);
+    size_t at[] = {0, (size_t)(strchr(t, '.') - t) + 5, len - 33, len - 8, len - 2};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+        char *forged = strdup(t);
+        forged[at[i]] = forged[at[i]] == 'A' ? 'B' : 'A';
+        mandate_token_service_cache_stats(svc, &h0, &m0);
+        assert_int_not_equal(verify(forged), 0);
+        mandate_token_service_cache_stats(svc, &h1, &m1);
+        assert_int_equal(h1 - h0, 0);
+        assert_int_equal(m1 - m0, 1);
+        free(forged);
+    }
+    assert_int_equal(verify(t), 0); /* still cached */
     /* removing the key invalidates the cached token */
     assert_int_equal(mandate_keyring_remove(kr, "k1"), 0);
     assert_int_equal(verify(t), MANDATE_TOKEN_KID_UNKNOWN);
