@@ -3,7 +3,8 @@
 # workload of ../shared/bench (N=1000: 56 policies, ~1000 entities, 10,000 requests), with every
 # decision appended to the evidence ledger and durable before its response. Checks the server's
 # decisions against the reference engine's expected_decisions.jsonl first, then prints
-# decisions/s and p50/p99 latency (median of RUNS runs).
+# decisions/s and p50/p99 latency (median of RUNS runs), and the ledger's group commits during the
+# runs (from /metrics: commits, entries per commit, mean write and commit time).
 #
 # Then runs Cerbos (@cerbos/cerbos-linux-x64 from npm, through ../shared/bench/peers/cerbos_bench.js)
 # on the same requests with the same connection count, so the two figures come from one run.
@@ -36,6 +37,10 @@ trap cleanup EXIT
 DATA=$WORK/data
 "$BIN" init --data "$DATA" --origin bench.example/log >/dev/null
 cp "$WORKLOAD/policies.cedar" "$WORKLOAD/schema.cedarschema" "$WORKLOAD/entities.json" "$DATA/"
+# The bench identity may also read /metrics (Group::"monitoring" in the admin policies).
+cat >"$DATA/admin-entities.json" <<'JSON'
+[{"uid":{"type":"Service","id":"bench"},"attrs":{},"parents":[{"type":"Group","id":"monitoring"}]}]
+JSON
 KEY=$("$BIN" key create --for 'Service::"bench"' --data "$DATA" 2>/dev/null)
 "$BIN" serve --data "$DATA" --port 0 --threads "$THREADS" --max-connections 4096 >"$WORK/server.log" 2>&1 &
 PID=$!
@@ -94,12 +99,31 @@ LUA
 
 echo "mandate serve: $THREADS threads, wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, batch $BATCH," \
      "decisions recorded in the ledger (durable before each response)"
+metrics() { curl -s -H "Authorization: Bearer $KEY" "$URL/metrics" >"$1"; }
+metrics "$WORK/metrics0"
 : >"$WORK/results"
 for r in $(seq 1 "$RUNS"); do
     KEY=$KEY BODIES=$WORK/bodies.jsonl wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
         -s "$WORK/bodies.lua" "$URL" | grep '^RESULT' | tee -a "$WORK/results"
 done
 ENTRIES=$(curl -s "$URL/healthz" | sed 's/.*"ledger_size":\([0-9]*\).*/\1/')
+metrics "$WORK/metrics1"
+python3 - "$WORK/metrics0" "$WORK/metrics1" <<'PY'
+import sys
+def read(path):
+    return {l.split()[0]: float(l.split()[1]) for l in open(path)
+            if l.startswith("mandate_ledger_") and len(l.split()) == 2}
+a, b = read(sys.argv[1]), read(sys.argv[2])
+d = {k: b.get(k, 0) - a.get(k, 0) for k in b}
+c = d.get("mandate_ledger_commits_total", 0)
+if c:
+    print("ledger during the runs: %d commits, %.1f entries per commit; write %.2f ms + commit"
+          " (fsync) %.2f ms mean per commit; longest commit since start %.1f ms"
+          % (c, d["mandate_ledger_committed_entries_total"] / c,
+             d["mandate_ledger_write_seconds_total"] / c * 1e3,
+             d["mandate_ledger_commit_seconds_total"] / c * 1e3,
+             b.get("mandate_ledger_commit_max_seconds", 0) * 1e3))
+PY
 python3 - "$WORK/results" "$BATCH" "$ENTRIES" <<'PY'
 import re, statistics, sys
 rows = [dict(re.findall(r"(\w+)=([\d.]+)", l)) for l in open(sys.argv[1])]

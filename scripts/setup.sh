@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config clang clang-format valgrind
           libjansson-dev libsodium-dev libsqlite3-dev libcmocka-dev libmicrohttpd-dev
-          sqlite3 curl python3)
+          sqlite3 curl python3 chromium)
 
 missing=()
 for p in "${packages[@]}"; do

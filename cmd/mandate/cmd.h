@@ -6,6 +6,7 @@
 #ifndef MANDATE_CMD_H
 #define MANDATE_CMD_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 enum { EXIT_ALLOW = 0, EXIT_DENY = 1, EXIT_USAGE = 2, EXIT_INPUT = 3, EXIT_INTERNAL = 4 };
@@ -32,6 +33,25 @@ int cmd_approve(int argc, char **argv);
 int cmd_reject(int argc, char **argv);
 int cmd_approvals(int argc, char **argv);
 int cmd_outcome(int argc, char **argv);
+
+/* Governance (docs/governance.md): the access review (cmd_review.c) and the accountability
+ * report (cmd_report.c), and what they share: a non-negative integer option, writing the output
+ * to a file or standard output, and the exit code for a library error. */
+int cmd_review(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_govern_number(const char *who, const char *opt, const char *v, int64_t *out);
+int cmd_govern_output(const char *who, const char *path, const char *data, size_t len);
+int cmd_govern_exit(int rc);
+/* The options both take (--data, --since, --now, --format, --out, --help); any other option goes
+ * to extra(ctx, option, value), which returns 1 when it took the value, 0 for a flag without
+ * one, -1 for an unknown option, or an exit code after printing why. cmd_govern_parse returns 0,
+ * -1 after --help (exit 0), or an exit code; --data and --since are required. */
+typedef struct cmd_govern_args {
+    const char *dir, *since, *now, *format, *out;
+} cmd_govern_args;
+typedef int (*cmd_govern_extra)(void *ctx, const char *option, const char *value);
+int cmd_govern_parse(int argc, char **argv, const char *who, const char *usage_text,
+                     cmd_govern_args *g, cmd_govern_extra extra, void *ctx);
 
 /* The registry and delegations (cmd_registry.c, cmd_delegate.c). */
 int cmd_human(int argc, char **argv);

@@ -27,6 +27,8 @@ static const cmd commands[] = {
     {"reject", cmd_reject, "reject a request that needs a human's sign-off"},
     {"approvals", cmd_approvals, "approvals: list, show (a recorded view), expire"},
     {"outcome", cmd_outcome, "record what an allowed action produced and its disposition"},
+    {"review", cmd_review, "access review: slack, orphans, rubber stamps, ... with fixes"},
+    {"report", cmd_report, "accountability scorecard: adoption beside governance coverage"},
 };
 
 static void usage(FILE *f)

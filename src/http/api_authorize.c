@@ -4,15 +4,35 @@
  * every decision is appended to the evidence ledger and the response is sent only once the
  * entries are durable (md_http_settle). Anything that cannot be decided denies (fail closed).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cedar/entities.h"
 #include "http/http.h"
+
+/* {"type": T, "id": I} and nothing else, T a valid type name: the uid md_euid_from_json makes
+ * (both strings copied into a), without its per-call scratch arenas. False for any other shape,
+ * which md_euid_from_json then decides. */
+static bool plain_json_uid(md_arena *a, json_t *v, md_euid *out)
+{
+    json_t *t = json_object_get(v, "type"), *id = json_object_get(v, "id");
+    if (json_object_size(v) != 2 || !json_is_string(t) || !json_is_string(id))
+        return false;
+    md_str type = {json_string_value(t), json_string_length(t)};
+    if (!md_cedar_name_valid(type))
+        return false;
+    out->type = md_arena_str(a, type);
+    out->id = md_arena_str(a, (md_str){json_string_value(id), json_string_length(id)});
+    return out->type.ptr && out->id.ptr;
+}
 
 static int uid_from(md_arena *a, json_t *v, const char *what, md_euid *out, md_diag *d)
 {
     if (json_is_string(v))
         return md_euid_parse(a, json_string_value(v), json_string_length(v), out, d);
+    if (json_is_object(v) && plain_json_uid(a, v, out))
+        return 0;
     if (json_is_object(v)) {
         md_diag ud = {0};
         int rc = md_euid_from_json(a, v, out, &ud);
@@ -25,27 +45,122 @@ static int uid_from(md_arena *a, json_t *v, const char *what, md_euid *out, md_d
                        what);
 }
 
-static json_t *uid_json(const md_euid *u)
+/* Appends "key":"<uid in Cedar syntax>" (scratch holds the printed uid). */
+static int put_uid(md_buf *b, md_buf *scratch, const char *key, const md_euid *u)
 {
-    md_buf b;
-    md_buf_init(&b, 1 << 20);
-    json_t *j = NULL;
-    if (!md_euid_print(&b, u))
-        j = json_stringn(b.data, b.len);
-    md_buf_release(&b);
-    return j;
+    scratch->len = 0;
+    int rc = md_euid_print(scratch, u);
+    if (rc == 0)
+        rc = md_buf_puts(b, key);
+    return rc ? rc : md_buf_json_str(b, scratch->data, scratch->len);
 }
 
-/* Decides one request object. Returns 0 with *out a decision object, or an error with d set
- * (a malformed request: MANDATE_EPARSE/ESCHEMA/...; an internal failure otherwise). */
-static int decide(mandate_server *s, md_http_snapshot *snap, md_arena *a, json_t *item,
-                  const char *caller, md_http_resp *rs, json_t **out, md_diag *d)
+/* The ledger entry of one decision, written with its keys in sorted order so that the ledger
+ * stores it as given (its canonical form) instead of re-serializing it. */
+static int entry_body(md_buf *b, md_buf *scratch, const md_request *r, const char *caller,
+                      const char *dec, const md_buf *reasons, const char *policies_sha256)
 {
-    *out = NULL;
+    int rc = put_uid(b, scratch, "{\"action\":", &r->action);
+    if (rc == 0)
+        rc = md_buf_puts(b, ",\"api\":\"authorize\",\"caller\":");
+    if (rc == 0)
+        rc = md_buf_json_str(b, caller, strlen(caller));
+    if (rc == 0)
+        rc = md_buf_puts(b, ",\"decision\":\"");
+    if (rc == 0)
+        rc = md_buf_puts(b, dec);
+    if (rc == 0)
+        rc = md_buf_puts(b, "\",\"policies_sha256\":\"");
+    if (rc == 0)
+        rc = md_buf_puts(b, policies_sha256);
+    if (rc == 0)
+        rc = put_uid(b, scratch, "\",\"principal\":", &r->principal);
+    if (rc == 0)
+        rc = md_buf_puts(b, ",\"reasons\":");
+    if (rc == 0)
+        rc = md_buf_append(b, reasons->data, reasons->len);
+    if (rc == 0)
+        rc = put_uid(b, scratch, ",\"resource\":", &r->resource);
+    return rc ? rc : md_buf_puts(b, "}");
+}
+
+/* The determining policies as a JSON array of names, and the errors as [{"policy","message"}]. */
+static int policy_lists(const md_response *resp, md_buf *reasons, md_buf *errors)
+{
+    int rc = md_buf_puts(reasons, "[");
+    for (size_t i = 0; !rc && i < resp->n_reasons; i++) {
+        md_str n = md_http_policy_name(resp->reasons[i]);
+        if (i)
+            rc = md_buf_puts(reasons, ",");
+        if (!rc)
+            rc = md_buf_json_str(reasons, n.ptr, n.len);
+    }
+    if (!rc)
+        rc = md_buf_puts(reasons, "]");
+    if (!rc)
+        rc = md_buf_puts(errors, "[");
+    for (size_t i = 0; !rc && i < resp->n_errors; i++) {
+        md_str n = md_http_policy_name(resp->errors[i].policy);
+        rc = md_buf_puts(errors, i ? ",{\"policy\":" : "{\"policy\":");
+        if (!rc)
+            rc = md_buf_json_str(errors, n.ptr, n.len);
+        if (!rc)
+            rc = md_buf_puts(errors, ",\"message\":");
+        if (!rc)
+            rc = md_buf_json_str(errors, resp->errors[i].msg, strlen(resp->errors[i].msg));
+        if (!rc)
+            rc = md_buf_puts(errors, "}");
+    }
+    return rc ? rc : md_buf_puts(errors, "]");
+}
+
+/* Submits the decision's ledger entry; *ticket gets its index. */
+static int record(mandate_server *s, md_http_snapshot *snap, const md_request *r,
+                  const char *caller, const char *dec, const md_buf *reasons, md_http_resp *rs,
+                  uint64_t *ticket, md_diag *d)
+{
+    md_buf body, scratch;
+    md_buf_init(&body, s->o.max_body + (64u << 10));
+    md_buf_init(&scratch, s->o.max_body);
+    int rc = entry_body(&body, &scratch, r, caller, dec, reasons, snap->sha256);
+    md_buf_release(&scratch);
+    if (rc) {
+        md_buf_release(&body);
+        return md_diag_set(d, rc, 0, 0, "cannot write the ledger entry: %s", mandate_strerror(rc));
+    }
+    mandate_ledger_entry e = {
+        .type = MANDATE_ENTRY_DECISION, .body = body.data, .body_len = body.len};
+    mandate_diag ld = {0};
+    rc = mandate_ledger_submit(s->ledger, &e, ticket, &ld);
+    md_buf_release(&body);
+    if (rc)
+        return md_diag_set(d, MANDATE_ESTORE, 0, 0, "the evidence ledger refused the decision: %s",
+                           ld.message);
+    rs->pending = true;
+    if (*ticket > rs->ticket || !rs->ticket)
+        rs->ticket = *ticket;
+    return 0;
+}
+
+/* Decides one request object and appends its decision object to out. Returns 0, or an error
+ * with d set (a malformed request: MANDATE_EPARSE/ESCHEMA/...; an internal failure otherwise),
+ * leaving out as it was. */
+static int decide(mandate_server *s, md_http_snapshot *snap, md_arena *a, json_t *item,
+                  const char *caller, md_http_resp *rs, md_buf *out, md_diag *d)
+{
     if (!json_is_object(item))
         return md_diag_set(d, MANDATE_EPARSE, 0, 0, "a request must be a JSON object");
-    if (json_object_get(item, "token"))
-        return md_http_agent_decide(s, a, item, caller, rs, out, d);
+    if (json_object_get(item, "token")) {
+        json_t *o = NULL;
+        int rc = md_http_agent_decide(s, a, item, caller, rs, &o, d);
+        if (rc)
+            return rc;
+        char *text = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        rc = text ? md_buf_puts(out, text) : MANDATE_ENOMEM;
+        free(text);
+        return rc ? md_diag_set(d, rc, 0, 0, "%s", mandate_strerror(rc)) : 0;
+    }
     const char *k;
     json_t *v;
     json_object_foreach(item, k, v)
@@ -81,70 +196,49 @@ static int decide(mandate_server *s, md_http_snapshot *snap, md_arena *a, json_t
         return md_diag_set(d, rc == MANDATE_ENOMEM ? rc : MANDATE_EINTERNAL, 0, 0,
                            "authorization failed: %s", mandate_strerror(rc));
 
-    json_t *reasons = json_array(), *errors = json_array();
-    json_t *o = json_object();
-    json_t *entry = json_object();
-    rc = (!reasons || !errors || !o || !entry) ? MANDATE_ENOMEM : 0;
-    for (size_t i = 0; !rc && i < resp.n_reasons; i++) {
-        md_str n = md_http_policy_name(resp.reasons[i]);
-        if (json_array_append_new(reasons, json_stringn(n.ptr, n.len)))
-            rc = MANDATE_ENOMEM;
-    }
-    for (size_t i = 0; !rc && i < resp.n_errors; i++) {
-        md_str n = md_http_policy_name(resp.errors[i].policy);
-        if (json_array_append_new(errors, json_pack("{s:s%,s:s}", "policy", n.ptr, n.len, "message",
-                                                    resp.errors[i].msg)))
-            rc = MANDATE_ENOMEM;
-    }
     const char *dec = resp.allow ? "allow" : "deny";
-    if (!rc && s->o.record_decisions >= 0) {
-        json_object_set_new(entry, "api", json_string("authorize"));
-        json_object_set_new(entry, "caller", json_string(caller));
-        json_object_set_new(entry, "principal", uid_json(&r.principal));
-        json_object_set_new(entry, "action", uid_json(&r.action));
-        json_object_set_new(entry, "resource", uid_json(&r.resource));
-        json_object_set_new(entry, "decision", json_string(dec));
-        json_object_set(entry, "reasons", reasons);
-        json_object_set_new(entry, "policies_sha256", json_string(snap->sha256));
-        char *body = json_dumps(entry, JSON_COMPACT);
-        if (!body) {
-            rc = MANDATE_ENOMEM;
-        } else {
-            mandate_ledger_entry e = {
-                .type = MANDATE_ENTRY_DECISION, .body = body, .body_len = strlen(body)};
-            mandate_diag ld = {0};
-            uint64_t ticket = 0;
-            rc = mandate_ledger_submit(s->ledger, &e, &ticket, &ld);
-            free(body);
-            if (rc) {
-                md_diag_set(d, MANDATE_ESTORE, 0, 0, "the evidence ledger refused the decision: %s",
-                            ld.message);
-                rc = MANDATE_ESTORE;
-            } else {
-                rs->pending = true;
-                if (ticket > rs->ticket || !rs->ticket)
-                    rs->ticket = ticket;
-                json_object_set_new(o, "entry", json_integer((json_int_t)ticket));
-            }
-        }
+    md_buf reasons, errors;
+    md_buf_init(&reasons, s->o.max_body);
+    md_buf_init(&errors, s->o.max_body);
+    rc = policy_lists(&resp, &reasons, &errors);
+    if (rc)
+        md_diag_set(d, rc, 0, 0, "%s", mandate_strerror(rc));
+    uint64_t ticket = 0;
+    bool recorded = !rc && s->o.record_decisions >= 0;
+    if (recorded)
+        rc = record(s, snap, &r, caller, dec, &reasons, rs, &ticket, d);
+    /* {"entry":N,"decision":..,"reasons":[..],"errors":[..]} (entry only when recorded) */
+    size_t mark = out->len;
+    char num[40], *p = num + sizeof num;
+    *--p = 0;
+    *--p = ',';
+    for (uint64_t t = ticket;; t /= 10) {
+        *--p = (char)('0' + t % 10);
+        if (t < 10)
+            break;
     }
-    json_decref(entry);
+    if (!rc)
+        rc = md_buf_puts(out, recorded ? "{\"entry\":" : "{");
+    if (!rc && recorded)
+        rc = md_buf_puts(out, p);
+    if (!rc && !(rc = md_buf_puts(out, "\"decision\":\"")) && !(rc = md_buf_puts(out, dec)) &&
+        !(rc = md_buf_puts(out, "\",\"reasons\":")) &&
+        !(rc = md_buf_append(out, reasons.data, reasons.len)) &&
+        !(rc = md_buf_puts(out, ",\"errors\":")) &&
+        !(rc = md_buf_append(out, errors.data, errors.len)))
+        rc = md_buf_puts(out, "}");
+    md_buf_release(&reasons);
+    md_buf_release(&errors);
     if (rc) {
-        json_decref(reasons);
-        json_decref(errors);
-        json_decref(o);
+        out->len = mark;
         if (!d->code)
             md_diag_set(d, rc, 0, 0, "%s", mandate_strerror(rc));
-        return rc;
+        return d->code;
     }
-    json_object_set_new(o, "decision", json_string(dec));
-    json_object_set_new(o, "reasons", reasons);
-    json_object_set_new(o, "errors", errors);
     if (resp.allow)
         rs->n_allow++;
     else
         rs->n_deny++;
-    *out = o;
     return 0;
 }
 
@@ -165,11 +259,13 @@ int md_api_authorize(mandate_server *s, const md_http_req *rq, const md_http_ctx
     md_http_snapshot *snap = md_http_snapshot_acquire(s);
     json_t *reqs = json_object_get(c->body, "requests");
     md_diag d = {0};
+    md_buf out;
+    md_buf_init(&out, SIZE_MAX / 2);
     if (!reqs) {
-        json_t *o = NULL;
-        int rc = decide(s, snap, rq->arena, c->body, c->identity, rs, &o, &d);
+        int rc = decide(s, snap, rq->arena, c->body, c->identity, rs, &out, &d);
         md_http_snapshot_release(snap);
         if (rc) {
+            md_buf_release(&out);
             rs->n_err++;
             rs->pending = false; /* nothing to wait for: a failed single request submits nothing */
             if (is_client_error(rc))
@@ -179,7 +275,7 @@ int md_api_authorize(mandate_server *s, const md_http_req *rq, const md_http_ctx
                                  rc == MANDATE_ESTORE ? "ledger_unavailable" : "internal", "%s",
                                  d.msg);
         }
-        return md_http_json(rs, 200, o);
+        return md_http_text(rs, 200, &out);
     }
     if (!json_is_array(reqs) || json_array_size(reqs) == 0) {
         md_http_snapshot_release(snap);
@@ -195,33 +291,35 @@ int md_api_authorize(mandate_server *s, const md_http_req *rq, const md_http_ctx
         md_http_snapshot_release(snap);
         return md_http_error(rs, 400, "bad_request", "a batch has only the member 'requests'");
     }
-    json_t *out = json_array();
     size_t i;
     json_t *item;
-    int fatal = 0;
+    int fatal = md_buf_puts(&out, "{\"decisions\":[");
     json_array_foreach(reqs, i, item)
     {
-        json_t *o = NULL;
+        if (fatal || (i && (fatal = md_buf_puts(&out, ","))))
+            break;
         md_diag_clear(&d);
-        int rc = decide(s, snap, rq->arena, item, c->identity, rs, &o, &d);
+        int rc = decide(s, snap, rq->arena, item, c->identity, rs, &out, &d);
         if (rc && !is_client_error(rc)) {
             fatal = rc;
             break;
         }
         if (rc) {
             rs->n_err++;
-            o = json_pack("{s:s,s:{s:s,s:s}}", "decision", "deny", "error", "code", client_code(rc),
-                          "message", d.msg);
-        }
-        if (!out || !o || json_array_append_new(out, o)) {
-            fatal = MANDATE_ENOMEM;
-            break;
+            if ((fatal = md_buf_puts(&out, "{\"decision\":\"deny\",\"error\":{\"code\":\"")) ||
+                (fatal = md_buf_puts(&out, client_code(rc))) ||
+                (fatal = md_buf_puts(&out, "\",\"message\":")) ||
+                (fatal = md_buf_json_str(&out, d.msg, strlen(d.msg))) ||
+                (fatal = md_buf_puts(&out, "}}")))
+                break;
         }
     }
+    if (!fatal)
+        fatal = md_buf_puts(&out, "]}");
     md_http_snapshot_release(snap);
     if (fatal) {
         /* Entries already submitted still become durable; the caller gets a deny for all. */
-        json_decref(out);
+        md_buf_release(&out);
         rs->n_err += 1 + rs->n_allow + rs->n_deny; /* the failed item and those before it */
         rs->n_allow = rs->n_deny = 0;
         rs->pending = false;
@@ -229,5 +327,5 @@ int md_api_authorize(mandate_server *s, const md_http_req *rq, const md_http_ctx
                              fatal == MANDATE_ESTORE ? "ledger_unavailable" : "internal", "%s",
                              d.msg[0] ? d.msg : mandate_strerror(fatal));
     }
-    return md_http_json(rs, 200, json_pack("{s:o}", "decisions", out));
+    return md_http_text(rs, 200, &out);
 }

@@ -97,6 +97,33 @@ int md_api_metrics(mandate_server *s, const md_http_req *rq, const md_http_ctx *
                            "# TYPE mandate_approvals_pending gauge\n"
                            "mandate_approvals_pending %lld\n",
                            n_pending);
+    /* The ledger's group commits: entries per commit (batch size) and commit time. */
+    mandate_ledger_stats ls;
+    mandate_ledger_get_stats(s->ledger, &ls);
+    if (!rc)
+        rc = md_buf_printf(
+            &b,
+            "# HELP mandate_ledger_commits_total Ledger transactions committed (one fsync each).\n"
+            "# TYPE mandate_ledger_commits_total counter\n"
+            "mandate_ledger_commits_total %llu\n"
+            "# HELP mandate_ledger_committed_entries_total Entries those commits held.\n"
+            "# TYPE mandate_ledger_committed_entries_total counter\n"
+            "mandate_ledger_committed_entries_total %llu\n"
+            "# HELP mandate_ledger_commit_max_entries The most entries one commit held.\n"
+            "# TYPE mandate_ledger_commit_max_entries gauge\n"
+            "mandate_ledger_commit_max_entries %llu\n"
+            "# HELP mandate_ledger_write_seconds_total Time spent writing batches before commit.\n"
+            "# TYPE mandate_ledger_write_seconds_total counter\n"
+            "mandate_ledger_write_seconds_total %.6f\n"
+            "# HELP mandate_ledger_commit_seconds_total Time spent committing (the fsync).\n"
+            "# TYPE mandate_ledger_commit_seconds_total counter\n"
+            "mandate_ledger_commit_seconds_total %.6f\n"
+            "# HELP mandate_ledger_commit_max_seconds The longest commit.\n"
+            "# TYPE mandate_ledger_commit_max_seconds gauge\n"
+            "mandate_ledger_commit_max_seconds %.6f\n",
+            (unsigned long long)ls.commits, (unsigned long long)ls.entries,
+            (unsigned long long)ls.max_batch, (double)ls.write_ns / 1e9, (double)ls.commit_ns / 1e9,
+            (double)ls.max_commit_ns / 1e9);
     if (rc) {
         md_buf_release(&b);
         return md_http_error(rs, 500, "internal", "cannot format metrics");

@@ -9,7 +9,7 @@
  * API action (Cedar: principal = the identity, action = Action::"<api action>", resource =
  * Api::"mandate"), parses the JSON body under the depth cap, and calls the route's handler (one
  * file per API area: api_authorize.c, api_agent.c, api_policies.c, api_ledger.c, api_misc.c,
- * api_registry.c, api_account.c). server.c is the
+ * api_registry.c, api_account.c, api_govern.c). server.c is the
  * libmicrohttpd glue: limits, connection state, suspending a connection while its ledger entries
  * become durable.
  *
@@ -20,8 +20,9 @@
  * The active policy set is an immutable, reference-counted md_http_snapshot swapped atomically by
  * PUT /v1/policies; requests hold a reference for their whole life.
  *
- * May depend on: core/, cedar/ (internal engine API), store/keys_store.h, and the public headers
- * of the ledger, token, registry and account modules.
+ * May depend on: core/, cedar/ (internal engine API), store/keys_store.h, govern/ (review,
+ * report and their HTML pages), and the public headers of the ledger, token, registry and account
+ * modules.
  */
 #ifndef MD_HTTP_H
 #define MD_HTTP_H
@@ -72,6 +73,14 @@ typedef struct md_http_metrics {
 
 typedef struct md_http_pending md_http_pending;
 
+/* The admin policy set's answers, cached by (identity, API action). */
+#define MD_HTTP_ADMIN_CACHE 64
+typedef struct md_http_admin_cached {
+    char *identity; /* NULL: empty slot */
+    const char *api_action;
+    bool allowed;
+} md_http_admin_cached;
+
 struct mandate_server {
     mandate_server_opts o;
     char *data_dir, *listen, *db_path, *key_path, *policies_path, *schema_path, *entities_path;
@@ -92,6 +101,8 @@ struct mandate_server {
     md_arena *admin_arena;
     md_policyset *admin_ps;
     md_entities *admin_es;
+    pthread_mutex_t admin_mu; /* guards admin_cache */
+    md_http_admin_cached admin_cache[MD_HTTP_ADMIN_CACHE];
 
     pthread_mutex_t snap_mu; /* guards snap */
     md_http_snapshot *snap;
@@ -107,7 +118,10 @@ struct mandate_server {
     pthread_mutex_t q_mu;
     pthread_cond_t q_cv, q_idle;
     md_http_pending *q_head, *q_tail;
-    atomic_int active; /* requests between first call and completion */
+    atomic_int active;       /* requests between first call and completion */
+    pthread_mutex_t free_mu; /* guards the per-request states kept for reuse */
+    struct conn_state *free_states;
+    unsigned n_free_states;
 };
 
 typedef struct md_http_req {
@@ -162,11 +176,14 @@ void md_http_handle(mandate_server *s, const md_http_req *rq, md_http_resp *rs);
 /* Waits for a pending response's ledger entries (fail closed on error) and counts metrics. */
 void md_http_settle(mandate_server *s, md_http_resp *rs);
 void md_http_resp_release(md_http_resp *rs);
+void md_http_admin_cache_free(mandate_server *s);
 /* Sets rs to a JSON error {"error":{"code":code,"message":msg}}. Returns status. */
 int md_http_error(md_http_resp *rs, int status, const char *code, const char *fmt, ...)
     MD_PRINTF(4, 5);
 /* Sets rs to the JSON value j (takes the reference) with status. On ENOMEM a 500. */
 int md_http_json(md_http_resp *rs, int status, json_t *j);
+/* Sets rs to the JSON text in b with status (takes b's memory; b is left empty). */
+int md_http_text(md_http_resp *rs, int status, md_buf *b);
 /* Checks JSON nesting without parsing: MANDATE_ETOOBIG past max_depth. */
 int md_http_json_depth_ok(const char *p, size_t n, unsigned max_depth);
 /* The value of a query parameter (decoded only for plain characters), or NULL. */
@@ -238,6 +255,9 @@ MD_HTTP_DECL(md_api_approvals_approve);
 MD_HTTP_DECL(md_api_approvals_reject);
 MD_HTTP_DECL(md_api_outcomes);
 MD_HTTP_DECL(md_api_trace);
+/* api_govern.c: the access review and the accountability report (docs/governance.md). */
+MD_HTTP_DECL(md_api_review);
+MD_HTTP_DECL(md_api_report);
 /* A mandate_err as an HTTP error (400, 403 refused, 404, 409, 503, 500). */
 int md_http_error_for(md_http_resp *rs, int err, const char *msg);
 /* The first {param} of the path, percent-decoded, in a. */

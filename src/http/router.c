@@ -4,6 +4,7 @@
  * tests feed it md_http_req structs.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -60,6 +61,8 @@ const md_http_route md_http_routes[] = {
     {"POST", "/v1/approvals/{id}/reject", "approvals.decide", true, md_api_approvals_reject},
     {"POST", "/v1/outcomes", "outcomes.write", true, md_api_outcomes},
     {"GET", "/v1/trace", "trace.read", false, md_api_trace},
+    {"GET", "/v1/review", "governance.read", false, md_api_review},
+    {"GET", "/v1/report", "governance.read", false, md_api_report},
 };
 const size_t md_http_n_routes = MD_ARRAY_LEN(md_http_routes);
 
@@ -101,6 +104,17 @@ int md_http_json(md_http_resp *rs, int status, json_t *j)
     return status;
 }
 
+int md_http_text(md_http_resp *rs, int status, md_buf *b)
+{
+    free(rs->body);
+    rs->body = b->data;
+    rs->body_len = b->len;
+    rs->content_type = "application/json";
+    rs->status = status;
+    md_buf_init(b, b->max);
+    return status;
+}
+
 int md_http_error(md_http_resp *rs, int status, const char *code, const char *fmt, ...)
 {
     char msg[768];
@@ -124,16 +138,21 @@ int md_http_error(md_http_resp *rs, int status, const char *code, const char *fm
 int md_http_json_depth_ok(const char *p, size_t n, unsigned max_depth)
 {
     unsigned depth = 0;
-    bool in_str = false;
     for (size_t i = 0; i < n; i++) {
         char c = p[i];
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = false;
-        } else if (c == '"') {
-            in_str = true;
+        if (c == '"') {
+            /* Skip the string: its end is the next quote after an even run of backslashes. */
+            for (;;) {
+                const char *q = memchr(p + i + 1, '"', n - i - 1);
+                if (!q)
+                    return 0;
+                size_t j = (size_t)(q - p), k = j;
+                while (k > i + 1 && p[k - 1] == '\\')
+                    k--;
+                i = j;
+                if ((j - k) % 2 == 0)
+                    break;
+            }
         } else if (c == '[' || c == '{') {
             if (++depth > max_depth)
                 return MANDATE_ETOOBIG;
@@ -238,8 +257,8 @@ const char *md_http_path_arg(md_arena *a, const char *arg)
     return out;
 }
 
-/* Asks the admin policy set whether identity may perform api_action. */
-static int admin_allows(mandate_server *s, md_arena *a, const char *identity,
+/* The admin policy set's answer: may identity perform api_action? */
+static int admin_decide(mandate_server *s, md_arena *a, const char *identity,
                         const char *api_action, bool *allowed, md_diag *d)
 {
     md_request r;
@@ -260,6 +279,49 @@ static int admin_allows(mandate_server *s, md_arena *a, const char *identity,
         return rc;
     *allowed = resp.allow;
     return 0;
+}
+
+static size_t admin_slot(const char *identity, const char *api_action)
+{
+    uint64_t h = 1469598103934665603u ^ (uint64_t)(uintptr_t)api_action;
+    for (const unsigned char *p = (const unsigned char *)identity; *p; p++)
+        h = (h ^ *p) * 1099511628211u;
+    return (size_t)(h % MD_HTTP_ADMIN_CACHE);
+}
+
+/* Asks the admin policy set whether identity may perform api_action. The admin policies and
+ * entities never change while the server runs, so answers are cached (api_action is one of the
+ * route table's strings, compared by address). */
+static int admin_allows(mandate_server *s, md_arena *a, const char *identity,
+                        const char *api_action, bool *allowed, md_diag *d)
+{
+    md_http_admin_cached *c = &s->admin_cache[admin_slot(identity, api_action)];
+    pthread_mutex_lock(&s->admin_mu);
+    bool hit = c->identity && c->api_action == api_action && !strcmp(c->identity, identity);
+    if (hit)
+        *allowed = c->allowed;
+    pthread_mutex_unlock(&s->admin_mu);
+    if (hit)
+        return 0;
+    int rc = admin_decide(s, a, identity, api_action, allowed, d);
+    char *copy = rc ? NULL : strdup(identity);
+    if (copy) {
+        pthread_mutex_lock(&s->admin_mu);
+        free(c->identity);
+        c->identity = copy;
+        c->api_action = api_action;
+        c->allowed = *allowed;
+        pthread_mutex_unlock(&s->admin_mu);
+    }
+    return rc;
+}
+
+void md_http_admin_cache_free(mandate_server *s)
+{
+    for (size_t i = 0; i < MD_HTTP_ADMIN_CACHE; i++) {
+        free(s->admin_cache[i].identity);
+        s->admin_cache[i].identity = NULL;
+    }
 }
 
 static void count_status(mandate_server *s, int status)

