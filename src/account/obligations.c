@@ -12,15 +12,6 @@
  */
 #include "account/account_int.h"
 
-/* A policy's name in messages and entries: its @id annotation, else the parser's id. */
-static md_str pname(const md_policy *p)
-{
-    for (size_t i = 0; i < p->n_annotations; i++)
-        if (md_str_eq_c(p->annotations[i].key, "id"))
-            return p->annotations[i].value;
-    return p->id;
-}
-
 static const char *const impacts_known[] = {"customer", "employee", "production", "internal"};
 
 bool md_impact_is_impactful(const char *impact)
@@ -87,9 +78,9 @@ typedef struct fold {
 
 static int bad(fold *f, const char *key, md_str v, const char *expect)
 {
-    return md_diag_set(f->d, MANDATE_EINVAL, 0, 0,
-                       "policy %.*s: @%s(\"%.*s\") is not valid: expected %s", (int)pname(f->p).len,
-                       pname(f->p).ptr, key, (int)v.len, v.ptr, expect);
+    return md_diag_set(
+        f->d, MANDATE_EINVAL, 0, 0, "policy %.*s: @%s(\"%.*s\") is not valid: expected %s",
+        (int)md_policy_name(f->p).len, md_policy_name(f->p).ptr, key, (int)v.len, v.ptr, expect);
 }
 
 static int impact_item(void *ctx, md_str v)
@@ -130,15 +121,16 @@ static int approval(fold *f, md_str v)
     if (!o->approval || strcmp(o->approval, "required") == 0) {
         o->approval = mode;
         if (!o->approval_policy || strcmp(mode, "required") != 0)
-            o->approval_policy = md_arena_strndup(f->a, pname(f->p).ptr, pname(f->p).len);
+            o->approval_policy =
+                md_arena_strndup(f->a, md_policy_name(f->p).ptr, md_policy_name(f->p).len);
         return o->approval_policy ? 0 : MANDATE_ENOMEM;
     }
     if (strcmp(mode, "required") == 0 || strcmp(mode, o->approval) == 0)
         return 0;
     return md_diag_set(f->d, MANDATE_EINVAL, 0, 0,
                        "policies %s and %.*s ask for approvals in different modes (%s and %s)",
-                       o->approval_policy, (int)pname(f->p).len, pname(f->p).ptr, o->approval,
-                       mode);
+                       o->approval_policy, (int)md_policy_name(f->p).len, md_policy_name(f->p).ptr,
+                       o->approval, mode);
 }
 
 static int approvers(fold *f, md_str v)
@@ -198,7 +190,8 @@ int md_obligations_from_policies(md_arena *a, const md_policy *const *ps, size_t
                 rc = each_item(an->value, separation_item, &f);
             if (rc == MANDATE_ETOOBIG)
                 return md_diag_set(d, rc, 0, 0, "policy %.*s: too many @%.*s values",
-                                   (int)pname(p).len, pname(p).ptr, (int)an->key.len, an->key.ptr);
+                                   (int)md_policy_name(p).len, md_policy_name(p).ptr,
+                                   (int)an->key.len, an->key.ptr);
             if (rc)
                 return rc;
         }

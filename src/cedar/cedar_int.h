@@ -459,6 +459,10 @@ typedef struct md_policy {
     md_str text; /* the policy's source text */
 } md_policy;
 
+/* The name a policy goes by for users, in results and in ledger entries: its @id annotation,
+ * else the parser's id (policy0, ...). */
+md_str md_policy_name(const md_policy *p);
+
 typedef struct md_policy_index md_policy_index;
 
 typedef struct md_policyset {

@@ -1543,3 +1543,11 @@ int md_policyset_link(md_arena *a, md_policyset *ps, md_str template_id, md_str 
     ps->n++;
     return 0;
 }
+
+md_str md_policy_name(const md_policy *p)
+{
+    for (size_t i = 0; i < p->n_annotations; i++)
+        if (md_str_eq_c(p->annotations[i].key, "id"))
+            return p->annotations[i].value;
+    return p->id;
+}

@@ -1119,19 +1119,11 @@ static void delegations(review *r)
     }
 }
 
-static md_str policy_name(const md_policy *p)
-{
-    for (size_t i = 0; i < p->n_annotations; i++)
-        if (md_str_eq_c(p->annotations[i].key, "id"))
-            return p->annotations[i].value;
-    return p->id;
-}
-
 static void idle_policies(review *r)
 {
     for (size_t i = 0; r->ps && i < r->ps->n && !r->rc; i++) {
         const md_policy *p = r->ps->policies[i];
-        md_str pn = policy_name(p);
+        md_str pn = md_policy_name(p);
         uint32_t id = names_get(&r->nm, pn.ptr, pn.len, true, &r->rc);
         if (!id || r->nm.v[id].determined)
             continue;

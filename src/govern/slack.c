@@ -53,14 +53,6 @@ size_t md_slack_find(const md_slack *s, md_str action, md_str rtype)
     return SIZE_MAX;
 }
 
-static md_str policy_name(const md_policy *p)
-{
-    for (size_t i = 0; i < p->n_annotations; i++)
-        if (md_str_eq_c(p->annotations[i].key, "id"))
-            return p->annotations[i].value;
-    return p->id;
-}
-
 /* Transitive action groups of an action (schema memberOf), breadth first, without repeats. */
 static int action_ancestors(md_slack *s, upair *u)
 {
@@ -254,7 +246,7 @@ int md_slack_new(md_arena *a, const md_policyset *ps, const md_schema *schema,
             break;
         }
         sp->p = p;
-        sp->name = policy_name(p);
+        sp->name = md_policy_name(p);
         sp->whole_type = p->resource.kind == MD_SCOPE_ANY || p->resource.kind == MD_SCOPE_IS;
         for (size_t k = 0; k < s->n; k++)
             sp->covers[k] =

@@ -89,7 +89,7 @@ static int policy_lists(const md_response *resp, md_buf *reasons, md_buf *errors
 {
     int rc = md_buf_puts(reasons, "[");
     for (size_t i = 0; !rc && i < resp->n_reasons; i++) {
-        md_str n = md_http_policy_name(resp->reasons[i]);
+        md_str n = md_policy_name(resp->reasons[i]);
         if (i)
             rc = md_buf_puts(reasons, ",");
         if (!rc)
@@ -100,7 +100,7 @@ static int policy_lists(const md_response *resp, md_buf *reasons, md_buf *errors
     if (!rc)
         rc = md_buf_puts(errors, "[");
     for (size_t i = 0; !rc && i < resp->n_errors; i++) {
-        md_str n = md_http_policy_name(resp->errors[i].policy);
+        md_str n = md_policy_name(resp->errors[i].policy);
         rc = md_buf_puts(errors, i ? ",{\"policy\":" : "{\"policy\":");
         if (!rc)
             rc = md_buf_json_str(errors, n.ptr, n.len);

@@ -20,7 +20,7 @@ static json_t *policy_names(const md_http_snapshot *snap)
 {
     json_t *ids = json_array();
     for (size_t i = 0; ids && i < snap->ps->n; i++) {
-        md_str n = md_http_policy_name(snap->ps->policies[i]);
+        md_str n = md_policy_name(snap->ps->policies[i]);
         json_array_append_new(ids, json_stringn(n.ptr, n.len));
     }
     return ids;

@@ -197,8 +197,6 @@ void md_http_snapshot_release(md_http_snapshot *snap);
  * returns MANDATE_EPARSE/MANDATE_EVALIDATE with *errors_out a JSON array of diagnostics. */
 int md_http_snapshot_new(mandate_server *s, const char *text, size_t len, uint64_t version,
                          md_http_snapshot **out, json_t **errors_out, md_diag *d);
-/* The policy id shown to users: the @id annotation when present, else the parser's id. */
-md_str md_http_policy_name(const md_policy *p);
 /* Loads everything from the data directory (used by mandate_server_open). */
 int md_http_load(mandate_server *s, md_diag *d);
 void md_http_unload(mandate_server *s);

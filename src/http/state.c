@@ -103,14 +103,6 @@ const char md_http_admin_policies[] =
     "    resource\n"
     ");\n";
 
-md_str md_http_policy_name(const md_policy *p)
-{
-    for (size_t i = 0; i < p->n_annotations; i++)
-        if (md_str_eq_c(p->annotations[i].key, "id"))
-            return p->annotations[i].value;
-    return p->id;
-}
-
 md_http_snapshot *md_http_snapshot_acquire(mandate_server *s)
 {
     pthread_mutex_lock(&s->snap_mu);
@@ -173,7 +165,7 @@ int md_http_snapshot_new(mandate_server *s, const char *text, size_t len, uint64
                 if (first == n)
                     first = i;
                 if (arr) {
-                    md_str name = md_http_policy_name(vd[i].policy);
+                    md_str name = md_policy_name(vd[i].policy);
                     json_array_append_new(arr, json_pack("{s:s%,s:i,s:i,s:s,s:s}", "policy",
                                                          name.ptr, name.len, "line",
                                                          (int)vd[i].line, "column", (int)vd[i].col,
@@ -182,7 +174,7 @@ int md_http_snapshot_new(mandate_server *s, const char *text, size_t len, uint64
             }
             if (errors_out)
                 *errors_out = arr;
-            md_str name = md_http_policy_name(vd[first].policy);
+            md_str name = md_policy_name(vd[first].policy);
             rc = md_diag_set(d, MANDATE_EVALIDATE, vd[first].line, vd[first].col,
                              "policy '%.*s' does not validate against the schema: %s",
                              (int)name.len, name.ptr, vd[first].msg);

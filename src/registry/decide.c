@@ -50,16 +50,6 @@ static const char *const check_names[] = {"none",  "request",  "frozen", "agent"
                                           "token", "workflow", "policy", "delegator",
                                           "scope", "internal", "ledger", "approval"};
 
-/* The name a policy goes by in results and ledger entries: its @id annotation, else the
- * parser's id (the policy entries the registry writes use the same names). */
-static md_str policy_name(const md_policy *p)
-{
-    for (size_t i = 0; i < p->n_annotations; i++)
-        if (md_str_eq_c(p->annotations[i].key, "id"))
-            return p->annotations[i].value;
-    return p->id;
-}
-
 MD_EXPORT const char *mandate_check_name(int check)
 {
     return check >= 0 && (size_t)check < MD_ARRAY_LEN(check_names) ? check_names[check] : "unknown";
@@ -229,7 +219,7 @@ static bool cedar_check(mandate_agent_result *res, const md_snapshot *s, const m
                 memcpy(errs, res->errors, res->n_errors * sizeof *errs);
             for (size_t i = 0; i < resp.n_errors; i++) {
                 const md_policy *p = resp.errors[i].policy;
-                md_str pn = policy_name(p);
+                md_str pn = md_policy_name(p);
                 const char *m =
                     md_arena_printf(res->a, "%s%.*s: %s",
                                     check == MANDATE_CHECK_POLICY ? "" : "delegator: ", (int)pn.len,
@@ -248,7 +238,7 @@ static bool cedar_check(mandate_agent_result *res, const md_snapshot *s, const m
         if (check == MANDATE_CHECK_POLICY) {
             res->policies = md_arena_array(res->a, resp.n_reasons + 1, sizeof *res->policies);
             for (size_t i = 0; res->policies && i < resp.n_reasons; i++) {
-                md_str pn = policy_name(resp.reasons[i]);
+                md_str pn = md_policy_name(resp.reasons[i]);
                 res->policies[i] = md_arena_strndup(res->a, pn.ptr, pn.len);
             }
             res->n_policies = res->policies ? resp.n_reasons : 0;
@@ -259,7 +249,7 @@ static bool cedar_check(mandate_agent_result *res, const md_snapshot *s, const m
     }
     res->n_policies = 0;
     if (bad_forbid) {
-        md_str bn = policy_name(bad_forbid);
+        md_str bn = md_policy_name(bad_forbid);
         deny(res, check,
              "forbid policy %.*s raised an error for %s '%s' (an erroring forbid "
              "denies on the agent path): %s",
@@ -269,11 +259,11 @@ static bool cedar_check(mandate_agent_result *res, const md_snapshot *s, const m
     if (resp.n_reasons) {
         res->policies = md_arena_array(res->a, resp.n_reasons + 1, sizeof *res->policies);
         for (size_t i = 0; res->policies && i < resp.n_reasons; i++) {
-            md_str pn = policy_name(resp.reasons[i]);
+            md_str pn = md_policy_name(resp.reasons[i]);
             res->policies[i] = md_arena_strndup(res->a, pn.ptr, pn.len);
         }
         res->n_policies = res->policies ? resp.n_reasons : 0;
-        md_str fn = policy_name(resp.reasons[0]);
+        md_str fn = md_policy_name(resp.reasons[0]);
         deny(res, check, "forbidden for %s '%s' by policy %.*s", who, subject, (int)fn.len, fn.ptr);
     } else {
         deny(res, check, "no policy permits %s '%s' to do %s on %s", who, subject, res->action,

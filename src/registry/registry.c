@@ -1335,15 +1335,6 @@ static int set_text(mandate_registry *r, char **slot, size_t *slot_len, const ch
     return rc;
 }
 
-/* The name a policy goes by in ledger entries: its @id annotation, else the parser's id. */
-static md_str policy_name(const md_policy *p)
-{
-    for (size_t i = 0; i < p->n_annotations; i++)
-        if (md_str_eq_c(p->annotations[i].key, "id"))
-            return p->annotations[i].value;
-    return p->id;
-}
-
 /* A policy entry for the set decisions now use, so that traces can name the entry that loaded
  * each determining policy; skipped when the same text was the last one logged (a restart). */
 static int log_policies(mandate_registry *r, const char *text, size_t len, md_diag *d)
@@ -1371,7 +1362,7 @@ static int log_policies(mandate_registry *r, const char *text, size_t len, md_di
     }
     json_t *ids = json_array();
     for (size_t i = 0; ids && s->ps && i < s->ps->n; i++) {
-        md_str n = policy_name(s->ps->policies[i]);
+        md_str n = md_policy_name(s->ps->policies[i]);
         json_array_append_new(ids, json_stringn(n.ptr, n.len));
     }
     md_snapshot_release(s);

@@ -78,14 +78,6 @@ static int log_json(hz *h, int type, json_t *body, uint64_t *idx)
     return md_account_log(h->acc, type, body, 0, idx, &d);
 }
 
-static md_str policy_name(const md_policy *p)
-{
-    for (size_t i = 0; i < p->n_annotations; i++)
-        if (md_str_eq_c(p->annotations[i].key, "id"))
-            return p->annotations[i].value;
-    return p->id;
-}
-
 int hz_open(hz *h, const char *policies)
 {
     memset(h, 0, sizeof *h);
@@ -398,7 +390,7 @@ int hz_decide(hz *h, const hz_req *r, hz_result *out)
     }
     json_t *pols = json_array();
     for (size_t i = 0; allow && i < ra.n_reasons; i++) {
-        md_str n = policy_name(ra.reasons[i]);
+        md_str n = md_policy_name(ra.reasons[i]);
         json_array_append_new(pols, json_stringn(n.ptr, n.len));
     }
     json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:s}", "decision",
