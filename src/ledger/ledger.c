@@ -795,10 +795,11 @@ MD_EXPORT int mandate_ledger_open(mandate_ledger **out, const mandate_ledger_opt
     if (l->cache_level > MD_MERKLE_MAX_LEVEL + 1)
         l->cache_level = MD_MERKLE_MAX_LEVEL + 1;
     int rc = o->key_path ? take_writer_lock(l, o->db_path, &d) : 0;
+    /* The writer first: it converts a database of an earlier version before anyone reads. */
+    if (rc == 0 && o->key_path)
+        rc = md_store_open(&l->w, o->db_path, MD_STORE_BG_CHECKPOINT | MD_STORE_UPGRADE, &d);
     if (rc == 0)
         rc = md_store_open(&l->r, o->db_path, o->streaming ? MD_STORE_STREAM : 0, &d);
-    if (rc == 0 && o->key_path)
-        rc = md_store_open(&l->w, o->db_path, MD_STORE_BG_CHECKPOINT, &d);
     if (rc == 0)
         rc = load_meta_key(l->r, l->origin, l->vkey, sizeof l->vkey, &l->verifier, &d);
     if (rc == 0 && o->key_path) {

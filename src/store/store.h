@@ -50,11 +50,14 @@ typedef struct md_store_node {
  * small page cache, so that reading a whole large database does not keep it in memory. */
 /* MD_STORE_BG_CHECKPOINT: a writer whose commits should not pay for WAL checkpoints (SQLite:
  * a background thread with its own connection runs them). */
+/* MD_STORE_UPGRADE: the ledger's writer: converts tables of an earlier version's layout in place
+ * (one transaction). Other connections read such a database as it is and refuse to add nodes. */
 enum {
     MD_STORE_CREATE = 1,
     MD_STORE_READONLY = 2,
     MD_STORE_STREAM = 4,
-    MD_STORE_BG_CHECKPOINT = 8
+    MD_STORE_BG_CHECKPOINT = 8,
+    MD_STORE_UPGRADE = 16
 };
 
 struct md_store_ops {

@@ -9,6 +9,12 @@
  * ROLLBACK: no statement journal, and a duplicate key ends the transaction; the store then
  * refuses further writes until rollback, as the interface asks of callers anyway.
  *
+ * Tree nodes live in ledger_tree keyed by their completion position, pos = e * 64 + level, e the
+ * last entry the node covers: every node an append completes sorts after all stored ones, so a
+ * group commit dirties the B-tree's last pages only (keyed by (level, index), each level's tail
+ * was a page of its own). A database with the earlier ledger_node(level, idx, hash) table is
+ * converted by the ledger's writer (MD_STORE_UPGRADE); other connections read it as it is.
+ *
  * MD_STORE_BG_CHECKPOINT (the ledger's writer): WAL checkpoints run on a thread with its own
  * connection instead of inside the commit that crosses the threshold, so a commit never waits
  * for pages to be copied into the database file and fsynced (synchronous=FULL there too).
@@ -34,6 +40,7 @@ enum {
     ST_ENTRY_GET,
     ST_NODE_PUT,
     ST_NODE_GET,
+    ST_NODE_GET_LEGACY,
     ST_CP_PUT,
     ST_CP_GET,
     ST_CP_LATEST,
@@ -62,8 +69,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ENTRY_COUNT] = "SELECT max(idx) FROM ledger_entry",
     [ST_ENTRY_PUT] = "INSERT INTO ledger_entry(idx, data) VALUES (?1, ?2)",
     [ST_ENTRY_GET] = "SELECT data FROM ledger_entry WHERE idx = ?1",
-    [ST_NODE_PUT] = "INSERT INTO ledger_node(level, idx, hash) VALUES (?1, ?2, ?3)",
-    [ST_NODE_GET] = "SELECT hash FROM ledger_node WHERE level = ?1 AND idx = ?2",
+    [ST_NODE_PUT] = "INSERT INTO ledger_tree(pos, hash) VALUES (?1, ?2)",
+    [ST_NODE_GET] = "SELECT hash FROM ledger_tree WHERE pos = ?1",
+    [ST_NODE_GET_LEGACY] = "SELECT hash FROM ledger_node WHERE level = ?1 AND idx = ?2",
     [ST_CP_PUT] = "INSERT OR IGNORE INTO ledger_checkpoint(size, note) VALUES (?1, ?2)",
     [ST_CP_GET] = "SELECT size, note FROM ledger_checkpoint WHERE size = ?1",
     [ST_CP_LATEST] = "SELECT size, note FROM ledger_checkpoint ORDER BY size DESC LIMIT 1",
@@ -97,8 +105,7 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS mandate_meta(key TEXT PRIMARY KEY, value BLOB NOT NULL)"
     " WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS ledger_entry(idx INTEGER PRIMARY KEY, data BLOB NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS ledger_node(level INTEGER NOT NULL, idx INTEGER NOT NULL,"
-    " hash BLOB NOT NULL, PRIMARY KEY(level, idx)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS ledger_tree(pos INTEGER PRIMARY KEY, hash BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS ledger_checkpoint(size INTEGER PRIMARY KEY, note BLOB NOT NULL);";
 
 /* The background checkpointer of a MD_STORE_BG_CHECKPOINT connection. */
@@ -118,7 +125,8 @@ typedef struct sq_store {
     sqlite3_stmt *st[ST_COUNT];
     char *path;
     int fail_commits;
-    int aborted; /* a write failed: refuse writes until rollback */
+    int aborted;      /* a write failed: refuse writes until rollback */
+    int legacy_nodes; /* reading ledger_node(level, idx, hash) of an earlier version */
     sq_ckpt *ckpt;
 } sq_store;
 
@@ -126,7 +134,41 @@ struct md_store_iter {
     sq_store *s;
     sqlite3_stmt *st;
     int kind;
+    /* ledger_tree nodes of one level: point lookups of index `next` while the level is
+     * contiguous (st), and a scan for the next stored node after a gap (gap). */
+    unsigned level;
+    uint64_t next;
+    sqlite3_stmt *gap;
 };
+
+/* Levels up to this one are read with one scan of ledger_tree (a level-k node is one row in
+ * about 2^(k+1)); higher levels with a point lookup per node. */
+#define SCAN_MAX_LEVEL 4
+/* Entries stay below 2^57, so pos = e * 64 + level fits in an SQLite INTEGER. */
+#define POS_ENTRY_LIMIT ((uint64_t)1 << 57)
+
+/* The completion position of node (level, index); false when no such node can be stored. */
+static bool node_pos(unsigned level, uint64_t index, sqlite3_int64 *pos)
+{
+    if (level > 56 || index >= (POS_ENTRY_LIMIT >> level))
+        return false;
+    uint64_t last = ((index + 1) << level) - 1;
+    *pos = (sqlite3_int64)(last << 6 | level);
+    return true;
+}
+
+/* The node at pos: false for a position no node has (a corrupt row). */
+static bool pos_node(sqlite3_int64 pos, unsigned *level, uint64_t *index)
+{
+    if (pos < 0)
+        return false;
+    uint64_t p = (uint64_t)pos, end = (p >> 6) + 1;
+    *level = (unsigned)(p & 63);
+    if (*level > 56 || (end & (((uint64_t)1 << *level) - 1)))
+        return false;
+    *index = (end >> *level) - 1;
+    return true;
+}
 
 static int sq_err(sq_store *s, md_diag *d, int code, const char *what)
 {
@@ -142,7 +184,7 @@ static sqlite3_stmt *stmt(sq_store *s, int which, md_diag *d)
             built = many_sql("INSERT OR ROLLBACK INTO ledger_entry(idx, data) VALUES", 2,
                              many_rows[which - ST_ENTRY_PUT_MANY]);
         else if (which >= ST_NODE_PUT_MANY)
-            built = many_sql("INSERT OR ROLLBACK INTO ledger_node(level, idx, hash) VALUES", 3,
+            built = many_sql("INSERT OR ROLLBACK INTO ledger_tree(pos, hash) VALUES", 2,
                              many_rows[which - ST_NODE_PUT_MANY]);
         const char *sql = built ? built : stmt_sql[which];
         if (!sql) {
@@ -348,12 +390,27 @@ static void bind_entry(sqlite3_stmt *st, int p, const void *rows, size_t i)
     sqlite3_bind_blob(st, p + 1, e->data[i], (int)e->lens[i], SQLITE_STATIC);
 }
 
+/* Nodes are checked by node_positions before binding. */
 static void bind_node(sqlite3_stmt *st, int p, const void *rows, size_t i)
 {
     const md_store_node *x = (const md_store_node *)rows + i;
-    sqlite3_bind_int(st, p, (int)x->level);
-    sqlite3_bind_int64(st, p + 1, (sqlite3_int64)x->index);
-    sqlite3_bind_blob(st, p + 2, x->hash, 32, SQLITE_STATIC);
+    sqlite3_int64 pos = 0;
+    node_pos(x->level, x->index, &pos);
+    sqlite3_bind_int64(st, p, pos);
+    sqlite3_bind_blob(st, p + 1, x->hash, 32, SQLITE_STATIC);
+}
+
+static int bad_node(sq_store *s, unsigned level, uint64_t index, md_diag *d)
+{
+    s->aborted = 1;
+    if (s->legacy_nodes)
+        return md_diag_set(d, MANDATE_ESTORE, 0, 0,
+                           "the tree nodes of '%s' are in an earlier version's layout: open the "
+                           "ledger for writing (mandate serve) to convert them first",
+                           s->path);
+    return md_diag_set(d, MANDATE_EINVAL, 0, 0,
+                       "tree node level %u index %llu is beyond what '%s' can hold", level,
+                       (unsigned long long)index, s->path);
 }
 
 /* Writes the first rows of a batch with the multi-row statements first_stmt.. (64, 16, 4 rows);
@@ -421,12 +478,14 @@ static int sq_node_put(md_store *base, unsigned level, uint64_t index, const uin
     sq_store *s = (sq_store *)base;
     if (check_writable(s, d))
         return MANDATE_ESTORE;
+    sqlite3_int64 pos;
+    if (s->legacy_nodes || !node_pos(level, index, &pos))
+        return bad_node(s, level, index, d);
     sqlite3_stmt *st = stmt(s, ST_NODE_PUT, d);
     if (!st)
         return MANDATE_ESTORE;
-    sqlite3_bind_int(st, 1, (int)level);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
-    sqlite3_bind_blob(st, 3, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 1, pos);
+    sqlite3_bind_blob(st, 2, hash, 32, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : write_failed(s, d, "writing a tree node");
@@ -434,9 +493,13 @@ static int sq_node_put(md_store *base, unsigned level, uint64_t index, const uin
 
 static int sq_nodes_put(md_store *base, const md_store_node *nodes, size_t n, md_diag *d)
 {
+    sq_store *s = (sq_store *)base;
+    sqlite3_int64 pos;
+    for (size_t k = 0; k < n; k++)
+        if (s->legacy_nodes || !node_pos(nodes[k].level, nodes[k].index, &pos))
+            return bad_node(s, nodes[k].level, nodes[k].index, d);
     size_t i;
-    int rc = put_many((sq_store *)base, ST_NODE_PUT_MANY, 3, n, bind_node, nodes, &i,
-                      "writing tree nodes", d);
+    int rc = put_many(s, ST_NODE_PUT_MANY, 2, n, bind_node, nodes, &i, "writing tree nodes", d);
     for (; rc == 0 && i < n; i++)
         rc = sq_node_put(base, nodes[i].level, nodes[i].index, nodes[i].hash, d);
     return rc;
@@ -445,12 +508,21 @@ static int sq_nodes_put(md_store *base, const md_store_node *nodes, size_t n, md
 static int sq_node_get(md_store *base, unsigned level, uint64_t index, uint8_t hash[32], md_diag *d)
 {
     sq_store *s = (sq_store *)base;
-    sqlite3_stmt *st = stmt(s, ST_NODE_GET, d);
-    if (!st)
+    sqlite3_int64 pos = 0;
+    bool valid = s->legacy_nodes || node_pos(level, index, &pos);
+    sqlite3_stmt *st =
+        valid ? stmt(s, s->legacy_nodes ? ST_NODE_GET_LEGACY : ST_NODE_GET, d) : NULL;
+    if (valid && !st)
         return MANDATE_ESTORE;
-    sqlite3_bind_int(st, 1, (int)level);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
-    int rc = sqlite3_step(st);
+    int rc = SQLITE_DONE;
+    if (st && s->legacy_nodes) {
+        sqlite3_bind_int(st, 1, (int)level);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
+    } else if (st) {
+        sqlite3_bind_int64(st, 1, pos);
+    }
+    if (st)
+        rc = sqlite3_step(st);
     int ret = 0;
     if (rc == SQLITE_ROW) {
         if (sqlite3_column_bytes(st, 0) != 32)
@@ -466,7 +538,8 @@ static int sq_node_get(md_store *base, unsigned level, uint64_t index, uint8_t h
     } else {
         ret = sq_err(s, d, MANDATE_ESTORE, "reading a tree node");
     }
-    sqlite3_reset(st);
+    if (st)
+        sqlite3_reset(st);
     return ret;
 }
 
@@ -506,6 +579,18 @@ static int sq_cp_get(md_store *base, uint64_t size, md_buf *out, uint64_t *size_
     return ret;
 }
 
+static int prepare(sq_store *s, const char *sql, sqlite3_stmt **st, md_diag *d)
+{
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+        return sq_err(s, d, MANDATE_ESTORE, "preparing a scan");
+    return 0;
+}
+
+/* A scan of one level's nodes from position `from` on (in index order, as pos grows with the
+ * index within a level). */
+static const char tree_scan_sql[] =
+    "SELECT pos, hash FROM ledger_tree WHERE pos >= ?1 AND (pos & 63) = ?2 ORDER BY pos";
+
 static int sq_iter_open(md_store *base, int kind, unsigned level, uint64_t from,
                         md_store_iter **out, md_diag *d)
 {
@@ -516,7 +601,10 @@ static int sq_iter_open(md_store *base, int kind, unsigned level, uint64_t from,
         sql = "SELECT idx, data FROM ledger_entry WHERE idx >= ?1 ORDER BY idx";
         break;
     case MD_STORE_NODES:
-        sql = "SELECT idx, hash FROM ledger_node WHERE level = ?2 AND idx >= ?1 ORDER BY idx";
+        sql = s->legacy_nodes
+                  ? "SELECT idx, hash FROM ledger_node WHERE level = ?2 AND idx >= ?1 ORDER BY idx"
+              : level <= SCAN_MAX_LEVEL ? tree_scan_sql
+                                        : "SELECT hash FROM ledger_tree WHERE pos = ?1";
         break;
     case MD_STORE_CHECKPOINTS:
         sql = "SELECT size, note FROM ledger_checkpoint WHERE size >= ?1 ORDER BY size";
@@ -526,26 +614,99 @@ static int sq_iter_open(md_store *base, int kind, unsigned level, uint64_t from,
     md_store_iter *it = calloc(1, sizeof *it);
     if (!it)
         return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
-    if (sqlite3_prepare_v2(s->db, sql, -1, &it->st, NULL) != SQLITE_OK) {
+    it->s = s;
+    it->kind = kind;
+    it->level = level;
+    it->next = from;
+    int rc = prepare(s, sql, &it->st, d);
+    if (rc) {
         free(it);
-        return sq_err(s, d, MANDATE_ESTORE, "preparing a scan");
+        return rc;
+    }
+    if (kind == MD_STORE_NODES && !s->legacy_nodes) {
+        sqlite3_int64 pos;
+        if (!node_pos(level, from, &pos))
+            it->next = UINT64_MAX; /* nothing can be stored there */
+        if (level <= SCAN_MAX_LEVEL) {
+            sqlite3_bind_int64(it->st, 1, it->next == UINT64_MAX ? INT64_MAX : pos);
+            sqlite3_bind_int(it->st, 2, (int)level);
+        }
+        it->kind = level <= SCAN_MAX_LEVEL ? -MD_STORE_NODES : MD_STORE_NODES;
+        *out = it;
+        return 0;
     }
     sqlite3_bind_int64(it->st, 1, (sqlite3_int64)from);
     if (kind == MD_STORE_NODES)
         sqlite3_bind_int(it->st, 2, (int)level);
-    it->s = s;
-    it->kind = kind;
     *out = it;
     return 0;
 }
 
+/* Row from a (pos, hash) scan: the level is the iterator's, the index decoded from pos. */
+static int tree_row(md_store_iter *it, sqlite3_stmt *st, md_store_row *row, md_diag *d)
+{
+    sqlite3_int64 pos = sqlite3_column_int64(st, 0);
+    unsigned level;
+    if (!pos_node(pos, &level, &row->index) || level != it->level)
+        return md_diag_set(d, MANDATE_ECORRUPT, 0, 0,
+                           "tree row at position %lld in '%s' names no node", (long long)pos,
+                           it->s->path);
+    row->level = 0;
+    row->data = sqlite3_column_blob(st, 1);
+    row->len = (size_t)sqlite3_column_bytes(st, 1);
+    if (!row->data)
+        row->data = "";
+    it->next = row->index + 1;
+    return 1;
+}
+
+/* A high level of ledger_tree: a point lookup of the next index, and after a miss the next
+ * stored node of the level, wherever it is. */
+static int tree_point_next(md_store_iter *it, md_store_row *row, md_diag *d)
+{
+    sqlite3_int64 pos;
+    if (it->next == UINT64_MAX || !node_pos(it->level, it->next, &pos))
+        return 0;
+    sqlite3_reset(it->st);
+    sqlite3_bind_int64(it->st, 1, pos);
+    int rc = sqlite3_step(it->st);
+    if (rc == SQLITE_ROW) {
+        row->level = 0;
+        row->index = it->next++;
+        row->data = sqlite3_column_blob(it->st, 0);
+        row->len = (size_t)sqlite3_column_bytes(it->st, 0);
+        if (!row->data)
+            row->data = "";
+        return 1;
+    }
+    if (rc != SQLITE_DONE)
+        return sq_err(it->s, d, MANDATE_ESTORE, "reading a tree node");
+    if (!it->gap && (rc = prepare(it->s, tree_scan_sql, &it->gap, d)) != 0)
+        return rc;
+    sqlite3_reset(it->gap);
+    sqlite3_bind_int64(it->gap, 1, pos);
+    sqlite3_bind_int(it->gap, 2, (int)it->level);
+    rc = sqlite3_step(it->gap);
+    if (rc == SQLITE_DONE) {
+        it->next = UINT64_MAX;
+        return 0;
+    }
+    if (rc != SQLITE_ROW)
+        return sq_err(it->s, d, MANDATE_ESTORE, "scanning tree nodes");
+    return tree_row(it, it->gap, row, d);
+}
+
 static int sq_iter_next(md_store_iter *it, md_store_row *row, md_diag *d)
 {
+    if (it->kind == MD_STORE_NODES && !it->s->legacy_nodes)
+        return tree_point_next(it, row, d);
     int rc = sqlite3_step(it->st);
     if (rc == SQLITE_DONE)
         return 0;
     if (rc != SQLITE_ROW)
         return sq_err(it->s, d, MANDATE_ESTORE, "scanning rows");
+    if (it->kind == -MD_STORE_NODES)
+        return tree_row(it, it->st, row, d);
     row->level = 0;
     sqlite3_int64 k = sqlite3_column_int64(it->st, 0);
     row->index = (uint64_t)k;
@@ -564,6 +725,7 @@ static void sq_iter_close(md_store_iter *it)
     if (!it)
         return;
     sqlite3_finalize(it->st);
+    sqlite3_finalize(it->gap);
     free(it);
 }
 
@@ -603,33 +765,94 @@ static int exec_sql(sq_store *s, const char *sql, const char *what, md_diag *d)
     return 0;
 }
 
-static int has_schema(sq_store *s, md_diag *d)
+/* 1 when table `name` exists, 0 when not, or an error code (negative, d set). */
+static int table_exists(sq_store *s, const char *name, md_diag *d)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db,
-                                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name"
-                                " IN ('mandate_meta', 'ledger_entry', 'ledger_node',"
-                                " 'ledger_checkpoint')",
-                                -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        int code =
-            (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT) ? MANDATE_ECORRUPT : MANDATE_ESTORE;
-        return md_diag_set(d, code, 0, 0, "cannot read database '%s': %s", s->path,
-                           sqlite3_errmsg(s->db));
+    int rc = sqlite3_prepare_v2(
+        s->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", -1, &st,
+        NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
     }
-    rc = sqlite3_step(st);
     int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    int code = (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT) ? MANDATE_ECORRUPT : MANDATE_ESTORE;
-    if (n < 0) {
-        int ret = md_diag_set(d, code, 0, 0, "cannot read database '%s': %s", s->path,
-                              sqlite3_errmsg(s->db));
-        sqlite3_finalize(st);
-        return ret;
-    }
     sqlite3_finalize(st);
-    if (n != 4)
-        return md_diag_set(d, MANDATE_ECORRUPT, 0, 0,
-                           "'%s' is not a mandate database (ledger tables missing)", s->path);
+    if (n >= 0)
+        return n > 0;
+    int code = (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT) ? MANDATE_ECORRUPT : MANDATE_ESTORE;
+    return md_diag_set(d, code, 0, 0, "cannot read database '%s': %s", s->path,
+                       sqlite3_errmsg(s->db));
+}
+
+static int has_schema(sq_store *s, md_diag *d)
+{
+    static const char *const tables[] = {"mandate_meta", "ledger_entry", "ledger_checkpoint"};
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
+        int got = table_exists(s, tables[i], d);
+        if (got < 0)
+            return got;
+        if (!got)
+            return md_diag_set(d, MANDATE_ECORRUPT, 0, 0,
+                               "'%s' is not a mandate database (ledger tables missing)", s->path);
+    }
+    return 0;
+}
+
+/* The converter of ledger_node(level, idx, hash) into ledger_tree(pos, hash); rows whose
+ * position would not fit are refused rather than converted. */
+static const char convert_check_sql[] =
+    "SELECT count(*) FROM ledger_node WHERE typeof(level) != 'integer' OR typeof(idx) !="
+    " 'integer' OR level < 0 OR level > 56 OR idx < 0 OR idx >= (1 << (57 - level))";
+static const char convert_sql[] =
+    "BEGIN IMMEDIATE;"
+    "CREATE TABLE ledger_tree(pos INTEGER PRIMARY KEY, hash BLOB NOT NULL);"
+    "INSERT INTO ledger_tree(pos, hash) SELECT ((((idx + 1) << level) - 1) << 6) | level, hash"
+    " FROM ledger_node ORDER BY 1;"
+    "DROP TABLE ledger_node;"
+    "COMMIT;";
+
+/* Finds the tree table: ledger_tree; or ledger_node of an earlier version, which the ledger's
+ * writer converts (one transaction) and any other connection reads as it is. */
+static int tree_layout(sq_store *s, int flags, md_diag *d)
+{
+    int tree = table_exists(s, "ledger_tree", d),
+        legacy = tree < 0 ? 0 : table_exists(s, "ledger_node", d);
+    if (tree < 0 || legacy < 0)
+        return tree < 0 ? tree : legacy;
+    if (tree || !legacy)
+        return tree || (flags & MD_STORE_CREATE)
+                   ? 0
+                   : md_diag_set(d, MANDATE_ECORRUPT, 0, 0,
+                                 "'%s' is not a mandate database (ledger tables missing)", s->path);
+    if (!(flags & MD_STORE_UPGRADE) || (flags & MD_STORE_READONLY)) {
+        s->legacy_nodes = 1;
+        return 0;
+    }
+    sqlite3_stmt *st = NULL;
+    int bad = -1;
+    if (sqlite3_prepare_v2(s->db, convert_check_sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        bad = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (bad != 0)
+        return bad < 0 ? sq_err(s, d, MANDATE_ESTORE, "reading the tree nodes")
+                       : md_diag_set(d, MANDATE_ECORRUPT, 0, 0,
+                                     "'%s' has %d tree node rows with an impossible level or "
+                                     "index: inspect it with 'mandate ledger verify' from a "
+                                     "read-only copy",
+                                     s->path, bad);
+    char *err = NULL;
+    if (sqlite3_exec(s->db, convert_sql, NULL, NULL, &err) != SQLITE_OK) {
+        int rc = md_diag_set(d, MANDATE_ESTORE, 0, 0,
+                             "converting the tree nodes of '%s' to this version's layout failed "
+                             "(nothing was changed): %s",
+                             s->path, err ? err : sqlite3_errmsg(s->db));
+        sqlite3_free(err);
+        if (!sqlite3_get_autocommit(s->db))
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
     return 0;
 }
 
@@ -762,6 +985,9 @@ int md_store_sqlite_open(md_store **out, const char *path, int flags, md_diag *d
                                                  : "PRAGMA cache_size=-65536; "
                                                    "PRAGMA mmap_size=1073741824",
                        "setting the page cache", d)) != 0)
+        goto fail;
+    /* Before creating the schema: a database of an earlier version keeps its nodes. */
+    if ((rc = tree_layout(s, flags, d)) != 0)
         goto fail;
     if ((flags & MD_STORE_CREATE) && (rc = exec_sql(s, schema_sql, "creating the schema", d)) != 0)
         goto fail;

@@ -54,6 +54,25 @@ if command -v sqlite3 >/dev/null; then
     sqlite3 "$work/copy.db" "UPDATE ledger_entry SET data = CAST(replace(CAST(data AS TEXT), '\"i\":7', '\"i\":8') AS BLOB) WHERE idx = 7"
     check "verify tampered copy" 1 "$BIN" ledger verify --db "$work/copy.db" --key-file "$work/pub"
     contains out "first bad index 7 (entry)"
+    # A data directory of an earlier version (tree nodes in ledger_node(level, idx, hash)):
+    # read as it is (verify, proofs), converted by the first writer, then appended to.
+    L="$work/legacy"
+    cp -r "$D" "$L"
+    sqlite3 "$L/mandate.db" "CREATE TABLE ledger_node(level INTEGER NOT NULL, idx INTEGER NOT NULL,
+        hash BLOB NOT NULL, PRIMARY KEY(level, idx)) WITHOUT ROWID;
+        INSERT INTO ledger_node SELECT pos & 63, (((pos >> 6) + 1) >> (pos & 63)) - 1, hash
+        FROM ledger_tree; DROP TABLE ledger_tree;"
+    check "verify earlier layout" 0 "$BIN" ledger verify --db "$L/mandate.db" --key-file "$work/pub"
+    contains out "ok: 11 entries, 19 nodes"
+    check "prove earlier layout" 0 "$BIN" ledger prove --data "$L" 4
+    cmp -s "$work/out" <(sed 's/"index":5/"index":4/' "$work/p.json") ||
+        { echo "FAIL: proof from the earlier layout differs"; fails=$((fails + 1)); }
+    check "append converts" 0 "$BIN" ledger append --data "$L" --type note '{"after":"upgrade"}'
+    contains out '{"index":11}'
+    [ "$(sqlite3 "$L/mandate.db" "SELECT count(*) FROM sqlite_master WHERE name = 'ledger_node'")" = 0 ] ||
+        { echo "FAIL: ledger_node left after the writer opened the database"; fails=$((fails + 1)); }
+    check "verify converted" 0 "$BIN" ledger verify --data "$L"
+    contains out "ok: 12 entries, 22 nodes"
 fi
 # Bad input: clear errors, exit codes, never a crash.
 check "past the end" 3 "$BIN" ledger prove --data "$D" 99

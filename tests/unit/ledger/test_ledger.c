@@ -321,8 +321,8 @@ static void test_tamper_drill(void **state)
                 level++;
             k2 = level;
             k1 = rand() % (entries >> level);
-            get = "SELECT hash FROM ledger_node WHERE idx = ?1 AND level = ?2";
-            put = "UPDATE ledger_node SET hash = ?1 WHERE idx = ?2 AND level = ?3";
+            get = "SELECT hash FROM ledger_tree WHERE pos = ((((?1 + 1) << ?2) - 1) << 6) | ?2";
+            put = "UPDATE ledger_tree SET hash = ?1 WHERE pos = ((((?2 + 1) << ?3) - 1) << 6) | ?3";
             nkeys = 2;
             want_kind = level ? "node" : "entry";
             want_index = (uint64_t)k1 << level;

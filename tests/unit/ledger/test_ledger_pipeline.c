@@ -304,6 +304,9 @@ static void exec_raw(sqlite3 *h, const char *sql)
         fail_msg("%s: %s", sql, err ? err : "?");
 }
 
+/* The ledger_tree position of node (index, level, level) in SQL. */
+#define NODE_POS_SQL "((((%d + 1) << %d) - 1) << 6) | %d"
+
 static void tamper_random(const char *path, int entries)
 {
     sqlite3 *h;
@@ -322,12 +325,12 @@ static void tamper_random(const char *path, int entries)
             break;
         case 2:
             snprintf(sql, sizeof sql,
-                     "UPDATE ledger_node SET hash = zeroblob(32) WHERE level = %d AND idx = %d",
-                     level, idx >> level);
+                     "UPDATE ledger_tree SET hash = zeroblob(32) WHERE pos = " NODE_POS_SQL,
+                     idx >> level, level, level);
             break;
         case 3:
-            snprintf(sql, sizeof sql, "DELETE FROM ledger_node WHERE level = %d AND idx = %d",
-                     level, idx >> level);
+            snprintf(sql, sizeof sql, "DELETE FROM ledger_tree WHERE pos = " NODE_POS_SQL,
+                     idx >> level, level, level);
             break;
         case 4: snprintf(sql, sizeof sql, "DELETE FROM ledger_entry WHERE idx = %d", idx); break;
         case 5: snprintf(sql, sizeof sql, "DELETE FROM ledger_entry WHERE idx >= %d", idx); break;

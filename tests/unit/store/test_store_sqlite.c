@@ -1,16 +1,19 @@
 /* test_store_sqlite.c: the SQLite backend of the store interface: schema creation and reopening,
  * transactions (commit, rollback, a failed commit), contiguous entry indices, batch puts, nodes,
  * checkpoints, meta values, iterators, read snapshots, errors (a missing file, a file that is
- * not a database, duplicate keys, wrong-sized nodes, unknown URIs), and WAL checkpoints on a
- * background thread (MD_STORE_BG_CHECKPOINT). */
+ * not a database, duplicate keys, wrong-sized nodes, unknown URIs), WAL checkpoints on a
+ * background thread (MD_STORE_BG_CHECKPOINT), node scans across gaps at every level, and the
+ * conversion of the earlier ledger_node(level, idx, hash) layout. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -282,9 +285,10 @@ static void test_errors(void **state)
     }
     md_store_close(s);
     char cmd[1200];
-    snprintf(cmd, sizeof cmd,
-             "sqlite3 '%s' \"UPDATE ledger_node SET hash = x'0102' WHERE level = 2\" 2>/dev/null",
-             path);
+    snprintf(
+        cmd, sizeof cmd,
+        "sqlite3 '%s' \"UPDATE ledger_tree SET hash = x'0102' WHERE pos & 63 = 2\" 2>/dev/null",
+        path);
     if (system(cmd) == 0) {
         s = reopen(0);
         assert_int_equal(s->ops->node_get(s, 2, 1, g, &d), MANDATE_ECORRUPT);
@@ -408,6 +412,208 @@ static void test_background_checkpoints(void **state)
     cleanup();
 }
 
+/* The nodes of a 300-entry tree, hash bytes all (level * 31 + index) & 255. */
+#define TREE_ENTRIES 300u
+
+static void node_hash(unsigned level, uint64_t index, uint8_t h[32])
+{
+    memset(h, (int)((level * 31 + index) & 255), 32);
+}
+
+static int tree_nodes(void)
+{
+    int n = 0;
+    for (unsigned lev = 0; TREE_ENTRIES >> lev; lev++)
+        n += (int)(TREE_ENTRIES >> lev);
+    return n;
+}
+
+static void put_tree(md_store *s)
+{
+    md_diag d;
+    md_diag_clear(&d);
+    md_store_node nodes[2 * TREE_ENTRIES];
+    size_t n = 0;
+    for (unsigned lev = 0; TREE_ENTRIES >> lev; lev++)
+        for (uint64_t i = 0; i < (TREE_ENTRIES >> lev); i++) {
+            nodes[n].level = lev;
+            nodes[n].index = i;
+            node_hash(lev, i, nodes[n++].hash);
+        }
+    assert_int_equal(s->ops->begin(s, &d), 0);
+    assert_int_equal(s->ops->nodes_put(s, nodes, n, &d), 0);
+    assert_int_equal(s->ops->commit(s, &d), 0);
+}
+
+/* Iterates level `lev` from `from` and checks the indices against want[0 .. n-1]. */
+static void expect_level(md_store *s, unsigned lev, uint64_t from, const uint64_t *want, size_t n)
+{
+    md_diag d;
+    md_diag_clear(&d);
+    md_store_iter *it = NULL;
+    assert_int_equal(s->ops->iter_open(s, MD_STORE_NODES, lev, from, &it, &d), 0);
+    md_store_row row;
+    size_t k = 0;
+    int got;
+    while ((got = s->ops->iter_next(it, &row, &d)) == 1) {
+        assert_true(k < n);
+        assert_int_equal(row.index, want[k]);
+        assert_int_equal(row.len, 32);
+        uint8_t h[32];
+        node_hash(lev, row.index, h);
+        assert_memory_equal(row.data, h, 32);
+        k++;
+    }
+    assert_int_equal(got, 0);
+    assert_int_equal(k, n);
+    s->ops->iter_close(it);
+}
+
+static void expect_all_levels(md_store *s)
+{
+    uint64_t want[TREE_ENTRIES];
+    for (unsigned lev = 0; TREE_ENTRIES >> lev; lev++) {
+        size_t n = TREE_ENTRIES >> lev;
+        for (size_t i = 0; i < n; i++)
+            want[i] = i;
+        expect_level(s, lev, 0, want, n);
+        expect_level(s, lev, n / 2, want + n / 2, n - n / 2);
+        uint8_t h[32], g[32];
+        md_diag d;
+        md_diag_clear(&d);
+        assert_int_equal(s->ops->node_get(s, lev, n - 1, g, &d), 0);
+        node_hash(lev, n - 1, h);
+        assert_memory_equal(g, h, 32);
+        assert_int_equal(s->ops->node_get(s, lev, n, g, &d), MANDATE_ECORRUPT);
+        md_diag_clear(&d);
+    }
+}
+
+static void raw_sql(const char *sql)
+{
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+    char *err = NULL;
+    int rc = sqlite3_exec(h, sql, NULL, NULL, &err);
+    if (rc != SQLITE_OK)
+        fail_msg("%s: %s", sql, err ? err : "?");
+    sqlite3_close(h);
+}
+
+static int raw_count(const char *sql)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return n;
+}
+
+static void test_node_gaps(void **state)
+{
+    (void)state;
+    md_store *s = fresh();
+    put_tree(s);
+    expect_all_levels(s);
+    /* Gaps at a scanned level (1) and a looked-up one (6), and nodes beyond the tree. */
+    raw_sql("DELETE FROM ledger_tree WHERE pos IN (" /* (1, 7), (6, 1) */
+            "((((7 + 1) << 1) - 1) << 6) | 1, ((((1 + 1) << 6) - 1) << 6) | 6)");
+    md_diag d;
+    md_diag_clear(&d);
+    md_store_node beyond[2] = {{.level = 1, .index = 200}, {.level = 6, .index = 9}};
+    node_hash(1, 200, beyond[0].hash);
+    node_hash(6, 9, beyond[1].hash);
+    assert_int_equal(s->ops->begin(s, &d), 0);
+    assert_int_equal(s->ops->nodes_put(s, beyond, 2, &d), 0);
+    assert_int_equal(s->ops->commit(s, &d), 0);
+    const uint64_t l6[] = {0, 2, 3, 9}, l6_from4[] = {9}, l1_from5[] = {5, 6, 8};
+    expect_level(s, 6, 0, l6, 4);
+    expect_level(s, 6, 4, l6_from4, 1);
+    expect_level(s, 6, 10, NULL, 0);
+    uint64_t l1_tail[2] = {149, 200};
+    expect_level(s, 1, 149, l1_tail, 2);
+    md_store_iter *it = NULL;
+    assert_int_equal(s->ops->iter_open(s, MD_STORE_NODES, 1, 5, &it, &d), 0);
+    md_store_row row;
+    for (size_t k = 0; k < 3; k++) {
+        assert_int_equal(s->ops->iter_next(it, &row, &d), 1);
+        assert_int_equal(row.index, l1_from5[k]);
+    }
+    s->ops->iter_close(it);
+    /* A node no entry index can complete is refused, and the transaction with it. */
+    uint8_t h[32] = {0};
+    assert_int_equal(s->ops->begin(s, &d), 0);
+    assert_int_equal(s->ops->node_put(s, 57, 0, h, &d), MANDATE_EINVAL);
+    assert_non_null(strstr(d.msg, "beyond"));
+    md_diag_clear(&d);
+    assert_int_equal(s->ops->commit(s, &d), MANDATE_ESTORE);
+    md_diag_clear(&d);
+    md_store_close(s);
+    cleanup();
+}
+
+/* The layout of earlier versions, made from a current database. */
+static const char downgrade_sql[] =
+    "CREATE TABLE ledger_node(level INTEGER NOT NULL, idx INTEGER NOT NULL,"
+    " hash BLOB NOT NULL, PRIMARY KEY(level, idx)) WITHOUT ROWID;"
+    "INSERT INTO ledger_node SELECT pos & 63, (((pos >> 6) + 1) >> (pos & 63)) - 1, hash"
+    " FROM ledger_tree;"
+    "DROP TABLE ledger_tree;";
+
+static void test_legacy_layout(void **state)
+{
+    (void)state;
+    md_store *s = fresh();
+    put_entries(s, 0, TREE_ENTRIES);
+    put_tree(s);
+    md_store_close(s);
+    raw_sql(downgrade_sql);
+    /* Read-only, or not the ledger's writer: read as it is, nothing converted, no node added. */
+    s = reopen(MD_STORE_READONLY);
+    expect_all_levels(s);
+    md_store_close(s);
+    s = reopen(0);
+    expect_all_levels(s);
+    {
+        md_diag d;
+        md_diag_clear(&d);
+        uint8_t h[32] = {0};
+        assert_int_equal(s->ops->begin(s, &d), 0);
+        assert_int_equal(s->ops->node_put(s, 0, TREE_ENTRIES, h, &d), MANDATE_ESTORE);
+        assert_non_null(strstr(d.msg, "earlier version"));
+        s->ops->rollback(s);
+        md_diag_clear(&d);
+    }
+    md_store_close(s);
+    assert_int_equal(raw_count("SELECT count(*) FROM ledger_node"), tree_nodes());
+    /* A row no node can have: a writer refuses to convert, and changes nothing. */
+    raw_sql("INSERT INTO ledger_node VALUES (60, 0, zeroblob(32))");
+    md_store *x = NULL;
+    md_diag d;
+    md_diag_clear(&d);
+    assert_int_equal(md_store_open(&x, path, MD_STORE_UPGRADE, &d), MANDATE_ECORRUPT);
+    assert_null(x);
+    assert_non_null(strstr(d.msg, "impossible level or index"));
+    md_diag_clear(&d);
+    assert_int_equal(raw_count("SELECT count(*) FROM ledger_node"), tree_nodes() + 1);
+    raw_sql("DELETE FROM ledger_node WHERE level = 60");
+    /* The ledger's writer converts, once; the nodes and entries read back the same. */
+    s = reopen(MD_STORE_UPGRADE);
+    expect_all_levels(s);
+    assert_int_equal(count(s), TREE_ENTRIES);
+    md_store_close(s);
+    assert_int_equal(raw_count("SELECT count(*) FROM sqlite_master WHERE name = 'ledger_node'"), 0);
+    assert_int_equal(raw_count("SELECT count(*) FROM ledger_tree"), tree_nodes());
+    s = reopen(MD_STORE_CREATE);
+    expect_all_levels(s);
+    md_store_close(s);
+    cleanup();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -417,6 +623,8 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_snapshot_and_readonly),
         cmocka_unit_test(test_background_checkpoints),
+        cmocka_unit_test(test_node_gaps),
+        cmocka_unit_test(test_legacy_layout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
