@@ -385,6 +385,83 @@ typedef struct par {
     md_diag err_diag;
 } par;
 
+/* Sets the status of stored node j of level k of chunk c: the level is broken from its first
+ * missing node on, so a node is only matched in sequence. */
+static void mark_node(par *p, chunk *c, unsigned k, uint64_t j, const md_store_row *row)
+{
+    const uint8_t *h = c->h[p->off[k] + j];
+    c->st[p->off[k] + j] =
+        row->len == MD_HASH_LEN && memcmp(row->data, h, MD_HASH_LEN) == 0 ? NODE_OK : NODE_BAD;
+}
+
+static void mark_missing(par *p, chunk *c, unsigned k, uint64_t from)
+{
+    for (uint64_t j = from; j < c->valid >> k; j++)
+        c->st[p->off[k] + j] = NODE_MISSING;
+}
+
+/* The chunk's stored nodes in one scan in completion order (MANDATE_ENOTFOUND when the store
+ * keeps no such order). */
+static int compare_tree(par *p, md_store *s, chunk *c, uint64_t start, md_diag *d)
+{
+    md_store_iter *it = NULL;
+    md_diag nd;
+    md_diag_clear(&nd);
+    int rc = s->ops->iter_open(s, MD_STORE_TREE, 0, start, &it, &nd);
+    if (rc)
+        return rc == MANDATE_ENOTFOUND ? rc : md_diag_set(d, rc, 0, 0, "%s", nd.msg);
+    uint64_t next[MD_MERKLE_MAX_LEVEL + 1] = {0};
+    bool broken[MD_MERKLE_MAX_LEVEL + 1] = {0};
+    md_store_row row;
+    int got;
+    while ((got = s->ops->iter_next(it, &row, d)) == 1) {
+        unsigned k = (unsigned)row.level; /* the store keeps (index + 1) << k under 2^64 */
+        if (((row.index + 1) << k) - 1 >= start + c->valid)
+            break; /* past the chunk's valid entries */
+        if (k > p->lg || broken[k])
+            continue;
+        uint64_t j = row.index - (start >> k);
+        if (j != next[k]) {
+            broken[k] = true;
+            continue;
+        }
+        mark_node(p, c, k, j, &row);
+        next[k]++;
+    }
+    s->ops->iter_close(it);
+    if (got < 0)
+        return got;
+    for (unsigned k = 0; k <= p->lg; k++)
+        mark_missing(p, c, k, next[k]);
+    return 0;
+}
+
+/* The chunk's stored nodes level by level. */
+static int compare_levels(par *p, md_store *s, chunk *c, uint64_t start, md_diag *d)
+{
+    for (unsigned k = 0; k <= p->lg && (c->valid >> k); k++) {
+        md_store_iter *it = NULL;
+        int rc = s->ops->iter_open(s, MD_STORE_NODES, k, start >> k, &it, d);
+        if (rc)
+            return rc;
+        uint64_t j = 0;
+        md_store_row row;
+        for (; j < c->valid >> k; j++) {
+            int got = s->ops->iter_next(it, &row, d);
+            if (got < 0) {
+                s->ops->iter_close(it);
+                return got;
+            }
+            if (got == 0 || row.index != (start >> k) + j)
+                break;
+            mark_node(p, c, k, j, &row);
+        }
+        s->ops->iter_close(it);
+        mark_missing(p, c, k, j);
+    }
+    return 0;
+}
+
 /* Reads the entries and nodes of chunk c->id with store s; hashes and compares. */
 static int fill_chunk(par *p, md_store *s, chunk *c, md_diag *d)
 {
@@ -418,36 +495,13 @@ static int fill_chunk(par *p, md_store *s, chunk *c, md_diag *d)
         c->valid++;
     }
     s->ops->iter_close(it);
-    for (unsigned k = 0; k <= p->lg; k++) {
-        uint64_t cnt = c->valid >> k, first = start >> k;
-        uint8_t(*h)[MD_HASH_LEN] = c->h + p->off[k];
-        uint8_t *st = c->st + p->off[k];
-        if (cnt == 0)
-            break;
-        if (k > 0) {
-            uint8_t(*below)[MD_HASH_LEN] = c->h + p->off[k - 1];
-            for (uint64_t j = 0; j < cnt; j++)
-                md_merkle_node_hash(below[2 * j], below[2 * j + 1], h[j]);
-        }
-        if ((rc = s->ops->iter_open(s, MD_STORE_NODES, k, first, &it, d)) != 0)
-            return rc;
-        uint64_t j = 0;
-        for (; j < cnt; j++) {
-            int got = s->ops->iter_next(it, &row, d);
-            if (got < 0) {
-                s->ops->iter_close(it);
-                return got;
-            }
-            if (got == 0 || row.index != first + j)
-                break;
-            st[j] = row.len == MD_HASH_LEN && memcmp(row.data, h[j], MD_HASH_LEN) == 0 ? NODE_OK
-                                                                                       : NODE_BAD;
-        }
-        for (; j < cnt; j++)
-            st[j] = NODE_MISSING; /* the level is broken from the first missing node on */
-        s->ops->iter_close(it);
+    for (unsigned k = 1; k <= p->lg && (c->valid >> k); k++) {
+        uint8_t(*h)[MD_HASH_LEN] = c->h + p->off[k], (*below)[MD_HASH_LEN] = c->h + p->off[k - 1];
+        for (uint64_t j = 0; j < c->valid >> k; j++)
+            md_merkle_node_hash(below[2 * j], below[2 * j + 1], h[j]);
     }
-    return 0;
+    rc = compare_tree(p, s, c, start, d);
+    return rc == MANDATE_ENOTFOUND ? compare_levels(p, s, c, start, d) : rc;
 }
 
 /* Claims and fills one chunk; called with p->mu held, returns with it held. 0 when there was

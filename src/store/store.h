@@ -29,7 +29,16 @@ struct md_store {
     const md_store_ops *ops;
 };
 
-enum md_store_kind { MD_STORE_ENTRIES = 1, MD_STORE_NODES = 2, MD_STORE_CHECKPOINTS = 3 };
+/* MD_STORE_TREE: every node completed by entry `from` or a later one, in completion order (by
+ * the last entry each covers, then by level), with row.level set; a backend that does not keep
+ * that order (SQLite's earlier layout) fails iter_open with MANDATE_ENOTFOUND, and the caller
+ * reads level by level instead. */
+enum md_store_kind {
+    MD_STORE_ENTRIES = 1,
+    MD_STORE_NODES = 2,
+    MD_STORE_CHECKPOINTS = 3,
+    MD_STORE_TREE = 4
+};
 
 /* A row from an iterator; data is borrowed until the next md_store_next or md_store_iter_close. */
 typedef struct md_store_row {

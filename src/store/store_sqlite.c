@@ -609,6 +609,13 @@ static int sq_iter_open(md_store *base, int kind, unsigned level, uint64_t from,
     case MD_STORE_CHECKPOINTS:
         sql = "SELECT size, note FROM ledger_checkpoint WHERE size >= ?1 ORDER BY size";
         break;
+    case MD_STORE_TREE:
+        if (s->legacy_nodes)
+            return md_diag_set(d, MANDATE_ENOTFOUND, 0, 0,
+                               "'%s' keeps its tree nodes in an earlier layout, by level", s->path);
+        sql = "SELECT pos, hash FROM ledger_tree WHERE pos >= ?1 ORDER BY pos";
+        from = from < POS_ENTRY_LIMIT ? from << 6 : (uint64_t)INT64_MAX;
+        break;
     default: return md_diag_set(d, MANDATE_EINVAL, 0, 0, "unknown store row kind %d", kind);
     }
     md_store_iter *it = calloc(1, sizeof *it);
@@ -642,16 +649,17 @@ static int sq_iter_open(md_store *base, int kind, unsigned level, uint64_t from,
     return 0;
 }
 
-/* Row from a (pos, hash) scan: the level is the iterator's, the index decoded from pos. */
+/* Row from a (pos, hash) scan: level and index decoded from pos; a scan of one level (not
+ * MD_STORE_TREE) gets rows of its level only. */
 static int tree_row(md_store_iter *it, sqlite3_stmt *st, md_store_row *row, md_diag *d)
 {
     sqlite3_int64 pos = sqlite3_column_int64(st, 0);
     unsigned level;
-    if (!pos_node(pos, &level, &row->index) || level != it->level)
+    if (!pos_node(pos, &level, &row->index) || (it->kind != MD_STORE_TREE && level != it->level))
         return md_diag_set(d, MANDATE_ECORRUPT, 0, 0,
                            "tree row at position %lld in '%s' names no node", (long long)pos,
                            it->s->path);
-    row->level = 0;
+    row->level = it->kind == MD_STORE_TREE ? level : 0;
     row->data = sqlite3_column_blob(st, 1);
     row->len = (size_t)sqlite3_column_bytes(st, 1);
     if (!row->data)
@@ -705,7 +713,7 @@ static int sq_iter_next(md_store_iter *it, md_store_row *row, md_diag *d)
         return 0;
     if (rc != SQLITE_ROW)
         return sq_err(it->s, d, MANDATE_ESTORE, "scanning rows");
-    if (it->kind == -MD_STORE_NODES)
+    if (it->kind == -MD_STORE_NODES || it->kind == MD_STORE_TREE)
         return tree_row(it, it->st, row, d);
     row->level = 0;
     sqlite3_int64 k = sqlite3_column_int64(it->st, 0);

@@ -64,6 +64,10 @@ if command -v sqlite3 >/dev/null; then
         FROM ledger_tree; DROP TABLE ledger_tree;"
     check "verify earlier layout" 0 "$BIN" ledger verify --db "$L/mandate.db" --key-file "$work/pub"
     contains out "ok: 11 entries, 19 nodes"
+    cp "$L/mandate.db" "$work/legacy-tampered.db"
+    sqlite3 "$work/legacy-tampered.db" "UPDATE ledger_node SET hash = zeroblob(32) WHERE level = 1 AND idx = 2"
+    check "verify tampered earlier layout" 1 "$BIN" ledger verify --db "$work/legacy-tampered.db" --key-file "$work/pub"
+    contains out "first bad index 4 (node, level 1)"
     check "prove earlier layout" 0 "$BIN" ledger prove --data "$L" 4
     cmp -s "$work/out" <(sed 's/"index":5/"index":4/' "$work/p.json") ||
         { echo "FAIL: proof from the earlier layout differs"; fails=$((fails + 1)); }
