@@ -918,7 +918,7 @@ static void request_validation(void **state)
     assert_int_equal(
         req_check(a, s, user, view, doc, json_pack("{s:s,s:s}", "ip", "1.2.3.4", "level", "x"), &d),
         MANDATE_ESCHEMA);
-    assert_non_null(strstr(d.msg, "context"));
+    assert_non_null(strstr(d.msg, "request: context for action 'App::Action::\"view\"'"));
     assert_non_null(strstr(d.msg, "'level' should be a Long"));
     /* enumerated principal with an undeclared id */
     const md_schema *s2 = schema(a, "entity E enum [\"a\"]; action go appliesTo { principal: E, "
@@ -932,6 +932,62 @@ static void request_validation(void **state)
         req_check(a, s2, ea, go, ea, json_pack("{s:{s:s,s:s}}", "e", "type", "E", "id", "zz"), &d),
         MANDATE_ESCHEMA);
     assert_non_null(strstr(d.msg, "enumerated"));
+    md_arena_free(a);
+}
+
+/* md_value_typecheck: an untyped context checked against an action's context type. Accepts
+ * what it must, and a failure gives the same first message as ever (a missing required
+ * attribute before an undeclared one, paths into nested records and sets). */
+static void typecheck_context(void **state)
+{
+    md_arena *a = md_arena_new();
+    const md_schema *s = schema(a, "entity U; entity V; action go appliesTo { principal: U, "
+                                   "resource: U, context: { a: Long, b?: String, n: { x: Long, "
+                                   "y?: Set<Long> }, z: U } };");
+    md_euid go = U("Action", "go");
+    const md_type *t = md_schema_action(s, &go)->context;
+    static const struct {
+        const char *json, *want; /* want NULL: accepted */
+    } cases[] = {
+        {"{\"a\":1,\"n\":{\"x\":2},\"z\":{\"__entity\":{\"type\":\"U\",\"id\":\"u\"}}}", NULL},
+        {"{\"a\":1,\"b\":\"s\",\"n\":{\"x\":2,\"y\":[1,2]},\"z\":{\"__entity\":"
+         "{\"type\":\"U\",\"id\":\"u\"}}}",
+         NULL},
+        {"{\"n\":{\"x\":2},\"z\":{\"__entity\":{\"type\":\"U\",\"id\":\"u\"}}}",
+         "the required attribute 'a' is missing"},
+        {"{\"a\":1,\"c\":1,\"n\":{\"x\":2},\"z\":{\"__entity\":{\"type\":\"U\",\"id\":\"u\"}}}",
+         "the undeclared attribute 'c'"},
+        {"{\"a\":1,\"aa\":1,\"n\":{\"x\":2}}", "the required attribute 'z' is missing"},
+        {"{\"a\":1,\"n\":{\"x\":\"s\"},\"z\":{\"__entity\":{\"type\":\"U\",\"id\":\"u\"}}}",
+         "'n.x' should be a Long"},
+        {"{\"a\":1,\"n\":{\"x\":2,\"y\":[1,\"s\"]},\"z\":{\"__entity\":{\"type\":\"U\","
+         "\"id\":\"u\"}}}",
+         "'n.y' should be a Long"},
+        {"{\"a\":1,\"n\":{\"x\":2},\"z\":{\"__entity\":{\"type\":\"V\",\"id\":\"u\"}}}",
+         "'z' should be an entity of type U"},
+        {"{\"a\":true,\"n\":{\"x\":2},\"z\":{\"__entity\":{\"type\":\"U\",\"id\":\"u\"}}}",
+         "'a' should be a Long, found a bool"},
+        {"{\"a\":1,\"n\":[],\"z\":{\"__entity\":{\"type\":\"U\",\"id\":\"u\"}}}",
+         "'n' should be a {x: Long, y?: Set<Long>}, found a set"},
+    };
+    for (size_t i = 0; i < MD_ARRAY_LEN(cases); i++) {
+        md_diag d = {0};
+        json_error_t je;
+        json_t *j = json_loads(cases[i].json, 0, &je);
+        assert_non_null(j);
+        md_value v;
+        assert_int_equal(md_context_from_json(a, j, NULL, &go, &v, &d), 0);
+        json_decref(j);
+        int rc = md_value_typecheck(&v, t, "ctx", &d);
+        if (!cases[i].want) {
+            assert_int_equal(rc, 0);
+            continue;
+        }
+        assert_int_equal(rc, MANDATE_ESCHEMA);
+        if (!strstr(d.msg, cases[i].want))
+            fail_msg("case %zu: '%s' lacks '%s'", i, d.msg, cases[i].want);
+        assert_int_equal(strncmp(d.msg, "ctx", 3), 0);
+    }
     md_arena_free(a);
 }
 
@@ -1112,6 +1168,7 @@ int main(void)
         cmocka_unit_test(schema_context),
         cmocka_unit_test(schema_typed_value),
         cmocka_unit_test(request_validation),
+        cmocka_unit_test(typecheck_context),
         cmocka_unit_test(names_and_action_types),
         cmocka_unit_test(shared_workload_loads),
         cmocka_unit_test(corpus_sample_loads),
