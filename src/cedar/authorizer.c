@@ -5,7 +5,8 @@
  * evaluation errors is skipped and reported in the error set.
  *
  * Policies whose action scope cannot hold for the request are skipped through the policy set's
- * action index (policy_index.c): they could be neither satisfied nor erroring.
+ * action index (policy_index.c): they could be neither satisfied nor erroring. The action scope
+ * of a plain policy (no slots) the index chose holds by construction: it is not checked again.
  */
 #include "cedar/cedar_int.h"
 #include "cedar/eval.h"
@@ -19,23 +20,23 @@ int md_authorize(md_arena *a, const md_policyset *ps, const md_request *req, con
     const uint32_t *cand = NULL;
     size_t n_cand = SIZE_MAX;
     if (ps->index) {
-        int rc = md_policyset_candidates(a, ps, &req->action, md_eval_cache_action(&cache), &cand,
-                                         &n_cand);
+        int rc = md_policyset_candidates(a, ps, req, md_eval_cache_action(&cache), &cand, &n_cand);
         if (rc)
             return rc;
     }
     size_t n = n_cand == SIZE_MAX ? ps->n : n_cand;
-    const md_policy **permits = md_arena_array(a, n + 1, sizeof *permits);
-    const md_policy **forbids = md_arena_array(a, n + 1, sizeof *forbids);
-    if (!permits || !forbids)
+    const md_policy **permits = md_arena_array(a, 2 * (n + 1), sizeof *permits);
+    if (!permits)
         return MANDATE_ENOMEM;
+    const md_policy **forbids = permits + n + 1;
     size_t n_permit = 0, n_forbid = 0;
     md_diag d;
     md_diag_clear(&d);
     for (size_t i = 0; i < n; i++) {
-        const md_policy *p = ps->policies[cand ? cand[i] : i];
+        bool plain = cand && (cand[i] & MD_CANDIDATE_PLAIN);
+        const md_policy *p = ps->policies[cand ? cand[i] & ~MD_CANDIDATE_PLAIN : i];
         bool sat = false;
-        int rc = md_eval_policy_cached(p, &cache, a, &sat, &d);
+        int rc = md_eval_policy_cached(p, &cache, plain, a, &sat, &d);
         if (rc == MANDATE_ENOMEM)
             return rc;
         if (rc) {

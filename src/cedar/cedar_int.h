@@ -17,6 +17,9 @@
 #define MD_CEDAR_INT_H
 
 #include <jansson.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/core.h"
 
@@ -79,9 +82,9 @@ typedef struct md_field {
 } md_field;
 
 /* A record: fields sorted by key (md_str_cmp), keys unique. sigs (NULL in records not made by
- * md_record_new) holds md_key_sig of each field's key, so a lookup in a record of up to 16 fields
- * reads the signatures (one cache line) and then only the field that matches; larger records are
- * searched. */
+ * md_record_new) holds md_key_sig of each field's key, zero-padded to a multiple of four entries,
+ * so a lookup in a record of up to 16 fields compares the signatures (one cache line, four at a
+ * time) and then reads only the field that matches; larger records are searched. */
 struct md_record {
     size_t n;
     const uint32_t *sigs;
@@ -129,6 +132,24 @@ static inline uint32_t md_key_sig(md_str k)
     const unsigned char *p = (const unsigned char *)k.ptr;
     return (uint32_t)(k.len & 0xff) << 24 | (uint32_t)p[0] << 16 | (uint32_t)p[k.len / 2] << 8 |
            p[k.len - 1];
+}
+
+/* Bit i set: sigs[i] == sig, for i < n <= 16 (sigs as in md_record, padded to four). */
+static inline uint32_t md_sig_hits(const uint32_t *sigs, size_t n, uint32_t sig)
+{
+    uint32_t m = 0;
+#if defined(__SSE2__)
+    __m128i s = _mm_set1_epi32((int)sig);
+    for (size_t i = 0; i < n; i += 4) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(sigs + i));
+        m |= (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, s))) << i;
+    }
+    return m & ((1u << n) - 1);
+#else
+    for (size_t i = 0; i < n; i++)
+        m |= (uint32_t)(sigs[i] == sig) << i;
+    return m;
+#endif
 }
 
 /* value.c */
@@ -426,8 +447,8 @@ typedef enum md_scope_kind {
 typedef struct md_scope {
     md_scope_kind kind;
     bool slot;     /* the target is ?principal / ?resource (templates) */
-    md_euid uid;   /* EQ, IN, IS_IN when !slot */
     md_str type;   /* IS, IS_IN */
+    md_euid uid;   /* EQ, IN, IS_IN when !slot */
     size_t n_uids; /* IN_LIST */
     const md_euid *uids;
 } md_scope;
@@ -442,15 +463,17 @@ typedef struct md_cond {
     const md_expr *body;
 } md_cond;
 
+/* The fields a decision reads come first (principal and resource scopes before the action's,
+ * which the policy index has usually settled), so that they share few cache lines. */
 typedef struct md_policy {
-    md_str id;
     bool permit; /* false: forbid */
     bool is_template;
-    size_t n_annotations;
-    const md_annotation *annotations;
-    md_scope principal, action, resource;
     size_t n_conds;
     const md_cond *conds;
+    md_scope principal, resource, action;
+    md_str id;
+    size_t n_annotations;
+    const md_annotation *annotations;
     /* For a template-linked policy: the template's id and the slot values. */
     md_str template_id;
     bool has_principal_slot, has_resource_slot;
@@ -480,10 +503,14 @@ typedef struct md_policyset {
  * call it after linking many templates. Only speeds the authorizer up: it never changes a
  * decision, because it only skips policies whose action scope cannot hold. */
 int md_policyset_reindex(md_arena *a, md_policyset *ps);
-/* The positions (in ps->policies) of the policies whose action scope can hold for a request
- * with this action (action_entity: its entity in the store, or NULL), ascending; *out lives in
- * a. *n_out == SIZE_MAX and *out == NULL mean: evaluate every policy. */
-int md_policyset_candidates(md_arena *a, const md_policyset *ps, const md_euid *action,
+/* The positions (in ps->policies) of the policies whose scope can hold for the request
+ * (action_entity: the action's entity in the store, or NULL), ascending; *out lives in a.
+ * *n_out == SIZE_MAX and *out == NULL mean: evaluate every policy. Some policies whose principal
+ * or resource scope requires another entity type may also be left out. A position may carry
+ * MD_CANDIDATE_PLAIN (mask it off): that policy has no slots and its action scope holds. */
+#define MD_CANDIDATE_PLAIN 0x80000000u
+typedef struct md_request md_request;
+int md_policyset_candidates(md_arena *a, const md_policyset *ps, const md_request *req,
                             const md_entity *action_entity, const uint32_t **out, size_t *n_out);
 
 /* parser.c: parses policy text. Ids are id_prefix0, id_prefix1, ... in file order ("policy" when
@@ -505,10 +532,10 @@ int md_euid_parse(md_arena *a, const char *text, size_t len, md_euid *out, md_di
 int md_expr_parse(md_arena *a, const char *text, size_t len, const md_expr **out, md_diag *d);
 
 /* ---- evaluation ---- */
-typedef struct md_request {
+struct md_request {
     md_euid principal, action, resource;
     md_value context; /* a record */
-} md_request;
+};
 
 /* eval.c: evaluates a policy (scope and conditions, as the Lean model's Policy.toExpr) for a
  * request. Returns 0 and sets *satisfied, or MANDATE_EEVAL with the error message in d.

@@ -117,16 +117,31 @@ static inline int euid_cmp(const md_euid *a, const md_euid *b)
     return k ? k : str_cmp(a->id, b->id);
 }
 
+/* md_value_eq, with strings, longs and bools (the usual comparisons with literals) inline. */
+static inline bool value_eq(const md_value *a, const md_value *b)
+{
+    if (a->kind != b->kind)
+        return false;
+    switch (a->kind) {
+    case MD_V_BOOL: return a->u.b == b->u.b;
+    case MD_V_LONG: return a->u.i == b->u.i;
+    case MD_V_STRING: return md_bytes_eq(a->u.s, b->u.s);
+    case MD_V_ENTITY: return euid_eq(&a->u.uid, &b->u.uid);
+    default: return md_value_eq(a, b);
+    }
+}
+
 /* md_record_get: in records of up to 16 fields the key signatures are scanned and only a matching
  * field is read; records without signatures are scanned when small; larger ones are searched. */
-static inline const md_value *rec_get(const md_record *r, md_str key, uint32_t sig)
+static inline __attribute__((always_inline)) const md_value *rec_get(const md_record *r, md_str key,
+                                                                     uint32_t sig)
 {
     if (r->sigs && r->n <= 16) {
-        if (!sig)
-            sig = md_key_sig(key);
-        for (size_t i = 0; i < r->n; i++)
-            if (r->sigs[i] == sig && md_bytes_eq(r->fields[i].key, key))
-                return &r->fields[i].val;
+        for (uint32_t m = md_sig_hits(r->sigs, r->n, sig ? sig : md_key_sig(key)); m; m &= m - 1) {
+            const md_field *f = &r->fields[__builtin_ctz(m)];
+            if (md_bytes_eq(f->key, key))
+                return &f->val;
+        }
         return NULL;
     }
     if (r->n <= 8) {
@@ -161,8 +176,15 @@ static bool same_uid_ptrs(const md_euid *a, const md_euid *b)
 static inline void prefetch_record(const md_record *r)
 {
     uintptr_t p = (uintptr_t)r - 64;
-    for (unsigned k = 0; k < 9; k++)
-        __builtin_prefetch((const void *)(p + 64u * k));
+    __builtin_prefetch((const void *)p);
+    __builtin_prefetch((const void *)(p + 64));
+    __builtin_prefetch((const void *)(p + 128));
+    __builtin_prefetch((const void *)(p + 192));
+    __builtin_prefetch((const void *)(p + 256));
+    __builtin_prefetch((const void *)(p + 320));
+    __builtin_prefetch((const void *)(p + 384));
+    __builtin_prefetch((const void *)(p + 448));
+    __builtin_prefetch((const void *)(p + 512));
 }
 
 void md_eval_cache_init(md_eval_cache *c, const md_request *req, const md_entities *es)
@@ -172,7 +194,8 @@ void md_eval_cache_init(md_eval_cache *c, const md_request *req, const md_entiti
     c->done = 0;
     c->ent[0] = c->ent[1] = c->ent[2] = NULL;
     c->memo_next = 0;
-    memset(c->memo_uid, 0, sizeof c->memo_uid);
+    for (unsigned i = 0; i < MD_ARRAY_LEN(c->memo_uid); i++)
+        c->memo_uid[i].id.ptr = NULL; /* an empty slot (lookup reads no more of it) */
     if (!es)
         return;
     /* Every decision needs these three; finding them together overlaps their cache misses. */
@@ -233,6 +256,34 @@ static const md_entity *lookup(md_eval_cache *k, const md_euid *u)
     return e;
 }
 
+/* Cedar `in` on uids by their bytes: a == b, or b is among the ancestors of e (a's entity, or
+ * NULL when the store does not have a). */
+static bool in_bytes(const md_euid *a, const md_entity *e, const md_euid *b)
+{
+    if (euid_eq(a, b))
+        return true;
+    if (!e)
+        return false;
+    if (e->n_ancestors <= 8) {
+        for (size_t i = 0; i < e->n_ancestors; i++)
+            if (euid_eq(&e->ancestors[i], b))
+                return true;
+        return false;
+    }
+    size_t lo = 0, hi = e->n_ancestors;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int k = euid_cmp(&e->ancestors[mid], b);
+        if (k == 0)
+            return true;
+        if (k < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
 /* Cedar `in` on uids (as md_entities_in): a == b, or b is among a's ancestors. */
 static bool in_entity(md_eval_cache *k, const md_euid *a, const md_euid *b)
 {
@@ -256,29 +307,7 @@ static bool in_entity(md_eval_cache *k, const md_euid *a, const md_euid *b)
             return false;
         }
     }
-    if (euid_eq(a, b))
-        return true;
-    const md_entity *e = lookup(k, a);
-    if (!e)
-        return false;
-    if (e->n_ancestors <= 8) {
-        for (size_t i = 0; i < e->n_ancestors; i++)
-            if (euid_eq(&e->ancestors[i], b))
-                return true;
-        return false;
-    }
-    size_t lo = 0, hi = e->n_ancestors;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int k2 = euid_cmp(&e->ancestors[mid], b);
-        if (k2 == 0)
-            return true;
-        if (k2 < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return false;
+    return in_bytes(a, lookup(k, a), b);
 }
 
 /* ---- wildcard matching ---- */
@@ -322,12 +351,32 @@ static bool like_match(md_str text, const md_pattern *pat)
 
 /* ---- expressions ---- */
 
+static inline void set_bool(md_value *out, bool b)
+{
+    out->kind = MD_V_BOOL;
+    out->u.b = b;
+}
+
 static int eval(ev *c, const md_expr *e, md_value *out, unsigned depth);
+
+static int attr_of_var(ev *c, const md_expr *e, md_value *out);
+
+/* eval, with the commonest leaves (literals, attributes of variables) done without a call. */
+static inline int operand(ev *c, const md_expr *e, md_value *out, unsigned depth)
+{
+    if (e->op == MD_E_LIT) {
+        *out = e->u.lit;
+        return 0;
+    }
+    if ((e->op == MD_E_GET_ATTR || e->op == MD_E_HAS_ATTR) && e->u.attr.a->op == MD_E_VAR)
+        return attr_of_var(c, e, out);
+    return eval(c, e, out, depth);
+}
 
 static int eval_bool(ev *c, const md_expr *e, bool *out, unsigned depth)
 {
     md_value v;
-    int rc = eval(c, e, &v, depth);
+    int rc = operand(c, e, &v, depth);
     if (rc)
         return rc;
     if (v.kind != MD_V_BOOL)
@@ -488,45 +537,68 @@ static int tag_op(ev *c, const md_expr *e, const md_value *x, const md_value *y,
     return 0;
 }
 
-static int attr_op(ev *c, const md_expr *e, const md_value *x, md_value *out)
+/* e.name / e has name on a record r, or on the attributes of the entity uid (ent: its entity,
+ * NULL when the store does not have it); uid is NULL for a record. */
+static inline __attribute__((always_inline)) int attr_get(ev *c, const md_expr *e,
+                                                          const md_euid *uid, const md_entity *ent,
+                                                          const md_record *r, md_value *out)
 {
     md_str name = e->u.attr.name;
-    const md_record *r;
-    const md_entity *ent = NULL;
-    if (x->kind == MD_V_RECORD) {
-        r = x->u.rec;
-    } else if (x->kind == MD_V_ENTITY) {
-        ent = lookup(c->cache, &x->u.uid);
+    if (uid) {
         if (!ent) {
             if (e->op == MD_E_HAS_ATTR) {
-                out->kind = MD_V_BOOL;
-                out->u.b = false;
+                set_bool(out, false);
                 return 0;
             }
-            return no_entity_error(c, e, &x->u.uid);
+            return no_entity_error(c, e, uid);
         }
         r = ent->attrs;
-    } else {
-        return type_error(c, e, "entity or record", x);
     }
     const md_value *v = rec_get(r, name, e->u.attr.sig);
     if (e->op == MD_E_HAS_ATTR) {
-        out->kind = MD_V_BOOL;
-        out->u.b = v != NULL;
+        set_bool(out, v != NULL);
         return 0;
     }
     if (!v) {
         int nl = (int)(name.len > 100 ? 100 : name.len);
-        if (!ent)
+        if (!uid)
             return md_diag_set(c->d, MANDATE_EEVAL, e->line, e->col,
                                "record does not have the attribute `%.*s`", nl, name.ptr);
         char s[300];
-        fmt_euid(&x->u.uid, s, sizeof s);
+        fmt_euid(uid, s, sizeof s);
         return md_diag_set(c->d, MANDATE_EEVAL, e->line, e->col,
                            "`%s` does not have the attribute `%.*s`", s, nl, name.ptr);
     }
     *out = *v;
     return 0;
+}
+
+static int attr_op(ev *c, const md_expr *e, const md_value *x, md_value *out)
+{
+    if (x->kind == MD_V_RECORD)
+        return attr_get(c, e, NULL, NULL, x->u.rec, out);
+    if (x->kind == MD_V_ENTITY)
+        return attr_get(c, e, &x->u.uid, lookup(c->cache, &x->u.uid), NULL, out);
+    return type_error(c, e, "entity or record", x);
+}
+
+/* e.name / e has name where e is a variable (principal.level, context.risk_score): the request's
+ * entities come from the cache without building the variable's value first. */
+static int attr_of_var(ev *c, const md_expr *e, md_value *out)
+{
+    md_eval_cache *k = c->cache;
+    const md_euid *uid;
+    unsigned which;
+    switch (e->u.attr.a->u.var) {
+    case MD_VAR_PRINCIPAL: uid = &k->req->principal, which = 0; break;
+    case MD_VAR_RESOURCE: uid = &k->req->resource, which = 2; break;
+    case MD_VAR_ACTION: uid = &k->req->action, which = 1; break;
+    default:
+        if (k->req->context.kind == MD_V_RECORD)
+            return attr_get(c, e, NULL, NULL, k->req->context.u.rec, out);
+        return attr_op(c, e, &k->req->context, out);
+    }
+    return attr_get(c, e, uid, k->es ? cached(k, which, uid) : NULL, NULL, out);
 }
 
 static int eval_set(ev *c, const md_expr *e, md_value *out, unsigned depth)
@@ -620,12 +692,6 @@ static int slot_value(ev *c, const md_expr *e, md_slot slot, const md_euid **out
                        slot == MD_SLOT_PRINCIPAL ? "principal" : "resource");
 }
 
-static inline void set_bool(md_value *out, bool b)
-{
-    out->kind = MD_V_BOOL;
-    out->u.b = b;
-}
-
 static int eval(ev *c, const md_expr *e, md_value *out, unsigned depth)
 {
     if (depth > EVAL_MAX_DEPTH)
@@ -698,6 +764,8 @@ static int eval(ev *c, const md_expr *e, md_value *out, unsigned depth)
         return 0;
     case MD_E_GET_ATTR:
     case MD_E_HAS_ATTR:
+        if (e->u.attr.a->op == MD_E_VAR)
+            return attr_of_var(c, e, out);
         if ((rc = eval(c, e->u.attr.a, &x, depth + 1)))
             return rc;
         return attr_op(c, e, &x, out);
@@ -741,13 +809,13 @@ static int eval(ev *c, const md_expr *e, md_value *out, unsigned depth)
     case MD_E_CONTAINS_ANY:
     case MD_E_HAS_TAG:
     case MD_E_GET_TAG:
-        if ((rc = eval(c, e->u.k.a, &x, depth + 1)))
+        if ((rc = operand(c, e->u.k.a, &x, depth + 1)))
             return rc;
-        if ((rc = eval(c, e->u.k.b, &y, depth + 1)))
+        if ((rc = operand(c, e->u.k.b, &y, depth + 1)))
             return rc;
         switch (e->op) {
-        case MD_E_EQ: set_bool(out, md_value_eq(&x, &y)); return 0;
-        case MD_E_NE: set_bool(out, !md_value_eq(&x, &y)); return 0;
+        case MD_E_EQ: set_bool(out, value_eq(&x, &y)); return 0;
+        case MD_E_NE: set_bool(out, !value_eq(&x, &y)); return 0;
         case MD_E_LT:
         case MD_E_LE:
         case MD_E_GT:
@@ -803,17 +871,22 @@ static inline bool scope_cheap(const md_scope *s, const md_euid *v, const md_eui
     }
 }
 
-static inline bool scope_in(md_eval_cache *k, const md_scope *s, const md_euid *v,
+/* The `in` part of a scope on the request's principal, action or resource (which: 0, 1, 2). The
+ * targets are policy literals or slot values, never a stored entity's strings: compared by bytes
+ * against the request entity's ancestors. */
+static inline bool scope_in(md_eval_cache *k, const md_scope *s, unsigned which, const md_euid *v,
                             const md_euid *target)
 {
     switch (s->kind) {
     case MD_SCOPE_IN:
-    case MD_SCOPE_IS_IN: return in_entity(k, v, target);
-    case MD_SCOPE_IN_LIST:
+    case MD_SCOPE_IS_IN: return in_bytes(v, k->es ? cached(k, which, v) : NULL, target);
+    case MD_SCOPE_IN_LIST: {
+        const md_entity *e = k->es ? cached(k, which, v) : NULL;
         for (size_t i = 0; i < s->n_uids; i++)
-            if (in_entity(k, v, &s->uids[i]))
+            if (in_bytes(v, e, &s->uids[i]))
                 return true;
         return false;
+    }
     default: return true;
     }
 }
@@ -829,22 +902,27 @@ static int slot_error(md_diag *d, const char *which)
                        which);
 }
 
-static inline __attribute__((always_inline)) bool scopes_hold(md_eval_cache *k, const md_policy *p,
-                                                              const md_euid *tp, const md_euid *ta,
-                                                              const md_euid *tr)
+/* The principal and resource scopes (the action's is checked apart, or known to hold). */
+static inline __attribute__((always_inline)) bool
+scopes_pr_hold(md_eval_cache *k, const md_policy *p, const md_euid *tp, const md_euid *tr)
+{
+    const md_request *req = k->req;
+    return scope_cheap(&p->resource, &req->resource, tr) &&
+           scope_cheap(&p->principal, &req->principal, tp) &&
+           scope_in(k, &p->resource, 2, &req->resource, tr) &&
+           scope_in(k, &p->principal, 0, &req->principal, tp);
+}
+
+static inline bool action_holds(md_eval_cache *k, const md_policy *p, const md_euid *ta)
 {
     const md_request *req = k->req;
     return scope_cheap(&p->action, &req->action, ta) &&
-           scope_cheap(&p->resource, &req->resource, tr) &&
-           scope_cheap(&p->principal, &req->principal, tp) &&
-           scope_in(k, &p->action, &req->action, ta) &&
-           scope_in(k, &p->resource, &req->resource, tr) &&
-           scope_in(k, &p->principal, &req->principal, tp);
+           scope_in(k, &p->action, 1, &req->action, ta);
 }
 
 /* The conditions, in order, each stopping the policy when unsatisfied (Conditions.toExpr). */
-static __attribute__((noinline)) int eval_conds(const md_policy *p, md_eval_cache *k,
-                                                md_arena *scratch, bool *satisfied, md_diag *d)
+static inline int eval_conds(const md_policy *p, md_eval_cache *k, md_arena *scratch,
+                             bool *satisfied, md_diag *d)
 {
     if (!scratch)
         return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_eval_policy: missing argument");
@@ -878,15 +956,13 @@ static __attribute__((noinline)) int eval_slotted(const md_policy *p, md_eval_ca
     if (p->resource.slot && scope_has_target(&p->resource)) {
         if (!p->has_resource_slot) {
             if (scope_cheap(&p->principal, &req->principal, tp) &&
-                scope_cheap(&p->action, &req->action, ta) &&
-                scope_in(k, &p->principal, &req->principal, tp) &&
-                scope_in(k, &p->action, &req->action, ta))
+                scope_in(k, &p->principal, 0, &req->principal, tp) && action_holds(k, p, ta))
                 return slot_error(d, "resource");
             return 0;
         }
         tr = &p->resource_slot;
     }
-    if (!scopes_hold(k, p, tp, ta, tr))
+    if (!action_holds(k, p, ta) || !scopes_pr_hold(k, p, tp, tr))
         return 0;
     if (p->n_conds)
         return eval_conds(p, k, scratch, satisfied, d);
@@ -894,15 +970,17 @@ static __attribute__((noinline)) int eval_slotted(const md_policy *p, md_eval_ca
     return 0;
 }
 
-int md_eval_policy_cached(const md_policy *p, md_eval_cache *cache, md_arena *scratch,
+int md_eval_policy_cached(const md_policy *p, md_eval_cache *cache, bool plain, md_arena *scratch,
                           bool *satisfied, md_diag *d)
 {
-    if (__builtin_expect(!p || !cache || !satisfied, 0))
-        return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_eval_policy: missing argument");
     *satisfied = false;
-    if (__builtin_expect(p->principal.slot | p->action.slot | p->resource.slot, 0))
-        return eval_slotted(p, cache, scratch, satisfied, d);
-    if (!scopes_hold(cache, p, &p->principal.uid, &p->action.uid, &p->resource.uid))
+    if (!plain) {
+        if (p->principal.slot | p->action.slot | p->resource.slot)
+            return eval_slotted(p, cache, scratch, satisfied, d);
+        if (!action_holds(cache, p, &p->action.uid))
+            return 0;
+    }
+    if (!scopes_pr_hold(cache, p, &p->principal.uid, &p->resource.uid))
         return 0;
     if (p->n_conds)
         return eval_conds(p, cache, scratch, satisfied, d);
@@ -913,9 +991,9 @@ int md_eval_policy_cached(const md_policy *p, md_eval_cache *cache, md_arena *sc
 int md_eval_policy(const md_policy *p, const md_request *req, const md_entities *es,
                    md_arena *scratch, bool *satisfied, md_diag *d)
 {
-    if (!req)
+    if (!p || !req || !satisfied)
         return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_eval_policy: missing argument");
     md_eval_cache cache;
     md_eval_cache_init(&cache, req, es);
-    return md_eval_policy_cached(p, &cache, scratch, satisfied, d);
+    return md_eval_policy_cached(p, &cache, false, scratch, satisfied, d);
 }

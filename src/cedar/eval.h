@@ -33,8 +33,10 @@ void md_eval_cache_init(md_eval_cache *c, const md_request *req, const md_entiti
 /* The request's action entity (looked up once), or NULL when the store does not have it. */
 const md_entity *md_eval_cache_action(md_eval_cache *c);
 
-/* md_eval_policy with a cache made by md_eval_cache_init for the same req and es. */
-int md_eval_policy_cached(const md_policy *p, md_eval_cache *cache, md_arena *scratch,
+/* md_eval_policy with a cache made by md_eval_cache_init for the same req and es; p, cache and
+ * satisfied must not be NULL. plain: the caller knows that the policy has no slots and that its
+ * action scope holds for the request (MD_CANDIDATE_PLAIN), so neither is checked. */
+int md_eval_policy_cached(const md_policy *p, md_eval_cache *cache, bool plain, md_arena *scratch,
                           bool *satisfied, md_diag *d);
 
 #endif

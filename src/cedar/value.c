@@ -156,7 +156,8 @@ int md_record_new(md_arena *a, const md_field *fields, size_t n, const md_record
 {
     if (n > (SIZE_MAX - sizeof(md_record)) / (sizeof(md_field) + sizeof(uint32_t)))
         return MANDATE_ETOOBIG;
-    /* The signatures go just before the header, so both usually share a cache line. */
+    /* The signatures go just before the header, so both usually share a cache line; the padding
+     * to 16 bytes stays zero (md_sig_hits reads four at a time). */
     size_t sig_bytes = (n * sizeof(uint32_t) + 15) & ~(size_t)15;
     char *mem = md_arena_alloc(a, sig_bytes + sizeof(md_record) + n * sizeof(md_field));
     if (!mem)
@@ -194,10 +195,11 @@ const md_record *md_record_empty(void)
 const md_value *md_record_get(const md_record *r, md_str key)
 {
     if (r->sigs && r->n <= 16) {
-        uint32_t sig = md_key_sig(key);
-        for (size_t i = 0; i < r->n; i++)
-            if (r->sigs[i] == sig && md_bytes_eq(r->fields[i].key, key))
-                return &r->fields[i].val;
+        for (uint32_t m = md_sig_hits(r->sigs, r->n, md_key_sig(key)); m; m &= m - 1) {
+            const md_field *f = &r->fields[__builtin_ctz(m)];
+            if (md_bytes_eq(f->key, key))
+                return &f->val;
+        }
         return NULL;
     }
     size_t lo = 0, hi = r->n;

@@ -1008,25 +1008,25 @@ static void test_policy_cache(void **state)
     md_diag d = {0};
     for (int i = 0; i < 3; i++) {
         bool sat = false;
-        assert_int_equal(md_eval_policy_cached(&p, &cache, f->scratch, &sat, &d), 0);
+        assert_int_equal(md_eval_policy_cached(&p, &cache, false, f->scratch, &sat, &d), 0);
         assert_true(sat);
     }
     assert_int_equal(cache.done, 7u); /* principal, action and resource were looked up */
     p.principal.uid = uid("Group", "other");
     bool sat = true;
-    assert_int_equal(md_eval_policy_cached(&p, &cache, f->scratch, &sat, &d), 0);
+    assert_int_equal(md_eval_policy_cached(&p, &cache, false, f->scratch, &sat, &d), 0);
     assert_false(sat);
     /* a request whose principal is not in the store */
     md_request r2 = f->req;
     r2.principal = uid("User", "ghost");
     md_eval_cache_init(&cache, &r2, f->es);
     p.principal = (md_scope){.kind = MD_SCOPE_IN, .uid = uid("User", "ghost")};
-    assert_int_equal(md_eval_policy_cached(&p, &cache, f->scratch, &sat, &d), 0);
+    assert_int_equal(md_eval_policy_cached(&p, &cache, false, f->scratch, &sat, &d), 0);
     assert_false(sat);                     /* resource.owner is alice, not ghost */
     md_eval_cache_init(&cache, &r2, NULL); /* no store at all: nothing has attributes */
     p.action = p.resource = scope_any();
     cond.body = getattr(var(MD_VAR_PRINCIPAL), "x");
-    assert_int_equal(md_eval_policy_cached(&p, &cache, f->scratch, &sat, &d), MANDATE_EEVAL);
+    assert_int_equal(md_eval_policy_cached(&p, &cache, false, f->scratch, &sat, &d), MANDATE_EEVAL);
 }
 
 static void test_bad_arguments(void **state)
