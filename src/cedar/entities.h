@@ -22,6 +22,7 @@
 #define MD_CEDAR_ENTITIES_H
 
 #include "cedar/cedar_int.h"
+#include "core/json.h"
 
 /* Most entities one store holds (indices are 32-bit). */
 #define MD_ENTITIES_MAX 0x7ffffff0u
@@ -54,13 +55,9 @@ int md_value_check_euids(const md_schema *s, const md_value *v, const char *what
 /* The uid check of md_value_check_euids for one uid. */
 int md_euid_check_schema(const md_schema *s, const md_euid *uid, const char *what, md_diag *d);
 
-/* Parses JSON text into jansson values, as json_loadb with JSON_REJECT_DUPLICATES and
- * JSON_ALLOW_NUL would, but also accepts NUL bytes in object keys, which Cedar ids and record keys
- * may hold and jansson's own parser refuses ("NUL byte in object key not supported"). Strict
- * RFC 8259; integers outside the int64 range become reals. Nesting is capped at
- * MD_CEDAR_MAX_DEPTH + 8 and text at MD_CEDAR_MAX_JSON_TEXT (MANDATE_ETOOBIG). Errors are
- * MANDATE_EPARSE with a 1-based line:column in d. On success *out is a new reference. */
-int md_json_parse(const char *text, size_t len, json_t **out, md_diag *d);
+/* md_json_parse (JSON text to jansson values) lives in core/json.h; its caps are Cedar's. */
+_Static_assert(MD_JSON_MAX_DEPTH == MD_CEDAR_MAX_DEPTH + 8, "JSON nesting cap");
+_Static_assert(MD_JSON_MAX_TEXT == MD_CEDAR_MAX_JSON_TEXT, "JSON text cap");
 
 /* After sealing: the entity whose uid strings uid shares (an attribute value of a stored entity,
  * an ancestor, a stored uid), found from the id's address with no hashing; NULL for any other uid

@@ -1,8 +1,9 @@
 /*
  * core.h: the bottom layer of libmandate: arenas, string slices, capped buffers, diagnostics.
  *
- * Everything here depends only on libc and include/mandate/error.h. Symbols are md_ (internal,
- * hidden by -fvisibility=hidden); MD_EXPORT marks the few public mandate_ entry points.
+ * Everything here depends only on libc and include/mandate/error.h (core/json.h, the JSON text
+ * parser, also on jansson). Symbols are md_ (internal, hidden by -fvisibility=hidden); MD_EXPORT
+ * marks the few public mandate_ entry points.
  *
  * Arena: bump allocation in chained blocks, freed in one go with md_arena_free. Memory from an
  * arena is never freed on its own. Allocation failure returns NULL; callers turn that into
@@ -89,6 +90,8 @@ typedef struct md_buf {
 void md_buf_init(md_buf *b, size_t max);
 void md_buf_release(md_buf *b);
 int md_buf_append(md_buf *b, const void *p, size_t n);
+/* Makes room for n more bytes (within the cap) so that appending them allocates nothing. */
+int md_buf_reserve(md_buf *b, size_t n);
 int md_buf_puts(md_buf *b, const char *s);
 int md_buf_printf(md_buf *b, const char *fmt, ...) MD_PRINTF(2, 3);
 /* Appends s as a JSON string literal with quotes and escapes. */

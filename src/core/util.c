@@ -59,20 +59,37 @@ void md_buf_release(md_buf *b)
     md_buf_init(b, b->max);
 }
 
+/* Makes room for len + n bytes and a NUL (n already checked against the cap). */
+static int buf_grow(md_buf *b, size_t n)
+{
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    char *d = realloc(b->data, cap);
+    if (!d)
+        return MANDATE_ENOMEM;
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
+int md_buf_reserve(md_buf *b, size_t n)
+{
+    if (n > b->max || b->len > b->max - n)
+        return MANDATE_ETOOBIG;
+    if (b->len + n + 1 > b->cap && buf_grow(b, n))
+        return MANDATE_ENOMEM;
+    if (!b->len)
+        b->data[0] = '\0';
+    return 0;
+}
+
 int md_buf_append(md_buf *b, const void *p, size_t n)
 {
     if (n > b->max || b->len > b->max - n)
         return MANDATE_ETOOBIG;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d)
-            return MANDATE_ENOMEM;
-        b->data = d;
-        b->cap = cap;
-    }
+    if (b->len + n + 1 > b->cap && buf_grow(b, n))
+        return MANDATE_ENOMEM;
     if (n)
         memcpy(b->data + b->len, p, n);
     b->len += n;

@@ -9,33 +9,39 @@
 #include <stdlib.h>
 
 #include "cedar/entities.h"
+#include "core/json.h"
 #include "http/http.h"
 
 /* {"type": T, "id": I} and nothing else, T a valid type name: the uid md_euid_from_json makes
  * (both strings copied into a), without its per-call scratch arenas. False for any other shape,
  * which md_euid_from_json then decides. */
-static bool plain_json_uid(md_arena *a, json_t *v, md_euid *out)
+static bool plain_json_uid(md_arena *a, const md_jv *v, md_euid *out)
 {
-    json_t *t = json_object_get(v, "type"), *id = json_object_get(v, "id");
-    if (json_object_size(v) != 2 || !json_is_string(t) || !json_is_string(id))
+    const md_jv *t = md_jv_get(v, "type"), *id = md_jv_get(v, "id");
+    if (v->n != 2 || !t || t->kind != MD_JV_STRING || !id || id->kind != MD_JV_STRING ||
+        !md_cedar_name_valid(t->u.s))
         return false;
-    md_str type = {json_string_value(t), json_string_length(t)};
-    if (!md_cedar_name_valid(type))
-        return false;
-    out->type = md_arena_str(a, type);
-    out->id = md_arena_str(a, (md_str){json_string_value(id), json_string_length(id)});
+    out->type = md_arena_str(a, t->u.s);
+    out->id = md_arena_str(a, id->u.s);
     return out->type.ptr && out->id.ptr;
 }
 
-static int uid_from(md_arena *a, json_t *v, const char *what, md_euid *out, md_diag *d)
+static int uid_from(md_arena *a, const md_jv *v, const char *what, md_euid *out, md_diag *d)
 {
-    if (json_is_string(v))
-        return md_euid_parse(a, json_string_value(v), json_string_length(v), out, d);
-    if (json_is_object(v) && plain_json_uid(a, v, out))
+    if (v && v->kind == MD_JV_STRING) {
+        const char *text = md_arena_strndup(a, v->u.s.ptr, v->u.s.len);
+        return text ? md_euid_parse(a, text, v->u.s.len, out, d)
+                    : md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
+    }
+    if (v && v->kind == MD_JV_OBJECT && plain_json_uid(a, v, out))
         return 0;
-    if (json_is_object(v)) {
+    if (v && v->kind == MD_JV_OBJECT) {
+        json_t *j = md_jv_to_json(v);
+        if (!j)
+            return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
         md_diag ud = {0};
-        int rc = md_euid_from_json(a, v, out, &ud);
+        int rc = md_euid_from_json(a, j, out, &ud);
+        json_decref(j);
         if (rc)
             md_diag_set(d, rc, 0, 0, "%s: %s", what, ud.msg);
         return rc;
@@ -45,22 +51,82 @@ static int uid_from(md_arena *a, json_t *v, const char *what, md_euid *out, md_d
                        what);
 }
 
-/* Appends "key":"<uid in Cedar syntax>" (scratch holds the printed uid). */
-static int put_uid(md_buf *b, md_buf *scratch, const char *key, const md_euid *u)
+/* Appends "key":"<uid in Cedar syntax>" as a JSON string; *longest is raised to the length of
+ * the uid in Cedar syntax. */
+static int put_uid(md_buf *b, const char *key, const md_euid *u, size_t *longest)
 {
-    scratch->len = 0;
-    int rc = md_euid_print(scratch, u);
-    if (rc == 0)
-        rc = md_buf_puts(b, key);
-    return rc ? rc : md_buf_json_str(b, scratch->data, scratch->len);
+    int rc = md_buf_puts(b, key);
+    if (rc)
+        return rc;
+    /* A type is a valid Cedar name; an id of printable ASCII other than '"', '\\' and DEL is
+     * printed as is by md_euid_print and needs no JSON escape either. */
+    if (md_json_plain_run(u->id.ptr, u->id.len) == u->id.len &&
+        !memchr(u->id.ptr, 0x7f, u->id.len)) {
+        if ((rc = md_buf_reserve(b, u->type.len + u->id.len + 8)))
+            return rc;
+        if (u->type.len + u->id.len + 4 > *longest)
+            *longest = u->type.len + u->id.len + 4;
+        md_buf_append(b, "\"", 1);
+        md_buf_append(b, u->type.ptr, u->type.len);
+        md_buf_append(b, "::\\\"", 4);
+        md_buf_append(b, u->id.ptr, u->id.len);
+        return md_buf_append(b, "\\\"\"", 3);
+    }
+    md_buf text;
+    md_buf_init(&text, b->max);
+    rc = md_euid_print(&text, u);
+    if (!rc && text.len > *longest)
+        *longest = text.len;
+    if (!rc)
+        rc = md_buf_json_str(b, text.data, text.len);
+    md_buf_release(&text);
+    return rc;
+}
+
+/* The determining policies as a JSON array of names. */
+static int put_reasons(md_buf *b, const md_response *resp)
+{
+    int rc = md_buf_puts(b, "[");
+    for (size_t i = 0; !rc && i < resp->n_reasons; i++) {
+        md_str n = md_policy_name(resp->reasons[i]);
+        if (i)
+            rc = md_buf_puts(b, ",");
+        if (!rc)
+            rc = md_buf_json_str(b, n.ptr, n.len);
+    }
+    return rc ? rc : md_buf_puts(b, "]");
+}
+
+/* The errors as [{"policy","message"}]. */
+static int put_errors(md_buf *b, const md_response *resp)
+{
+    int rc = md_buf_puts(b, "[");
+    for (size_t i = 0; !rc && i < resp->n_errors; i++) {
+        md_str n = md_policy_name(resp->errors[i].policy);
+        rc = md_buf_puts(b, i ? ",{\"policy\":" : "{\"policy\":");
+        if (!rc)
+            rc = md_buf_json_str(b, n.ptr, n.len);
+        if (!rc)
+            rc = md_buf_puts(b, ",\"message\":");
+        if (!rc)
+            rc = md_buf_json_str(b, resp->errors[i].msg, strlen(resp->errors[i].msg));
+        if (!rc)
+            rc = md_buf_puts(b, "}");
+    }
+    return rc ? rc : md_buf_puts(b, "]");
 }
 
 /* The ledger entry of one decision, written with its keys in sorted order so that the ledger
- * stores it as given (its canonical form) instead of re-serializing it. */
-static int entry_body(md_buf *b, md_buf *scratch, const md_request *r, const char *caller,
-                      const char *dec, const md_buf *reasons, const char *policies_sha256)
+ * stores it as given (its canonical form) instead of re-serializing it. *reasons_at and
+ * *reasons_len get where the reasons array is in b, *longest_uid the length of the longest uid
+ * in Cedar syntax. */
+static int entry_body(md_buf *b, const md_request *r, const char *caller, const char *dec,
+                      const md_response *resp, const char *policies_sha256, size_t *reasons_at,
+                      size_t *reasons_len, size_t *longest_uid)
 {
-    int rc = put_uid(b, scratch, "{\"action\":", &r->action);
+    int rc = md_buf_reserve(b, 512);
+    if (rc == 0)
+        rc = put_uid(b, "{\"action\":", &r->action, longest_uid);
     if (rc == 0)
         rc = md_buf_puts(b, ",\"api\":\"authorize\",\"caller\":");
     if (rc == 0)
@@ -74,65 +140,25 @@ static int entry_body(md_buf *b, md_buf *scratch, const md_request *r, const cha
     if (rc == 0)
         rc = md_buf_puts(b, policies_sha256);
     if (rc == 0)
-        rc = put_uid(b, scratch, "\",\"principal\":", &r->principal);
+        rc = put_uid(b, "\",\"principal\":", &r->principal, longest_uid);
     if (rc == 0)
         rc = md_buf_puts(b, ",\"reasons\":");
+    *reasons_at = b->len;
     if (rc == 0)
-        rc = md_buf_append(b, reasons->data, reasons->len);
+        rc = put_reasons(b, resp);
+    *reasons_len = b->len - *reasons_at;
     if (rc == 0)
-        rc = put_uid(b, scratch, ",\"resource\":", &r->resource);
+        rc = put_uid(b, ",\"resource\":", &r->resource, longest_uid);
     return rc ? rc : md_buf_puts(b, "}");
 }
 
-/* The determining policies as a JSON array of names, and the errors as [{"policy","message"}]. */
-static int policy_lists(const md_response *resp, md_buf *reasons, md_buf *errors)
-{
-    int rc = md_buf_puts(reasons, "[");
-    for (size_t i = 0; !rc && i < resp->n_reasons; i++) {
-        md_str n = md_policy_name(resp->reasons[i]);
-        if (i)
-            rc = md_buf_puts(reasons, ",");
-        if (!rc)
-            rc = md_buf_json_str(reasons, n.ptr, n.len);
-    }
-    if (!rc)
-        rc = md_buf_puts(reasons, "]");
-    if (!rc)
-        rc = md_buf_puts(errors, "[");
-    for (size_t i = 0; !rc && i < resp->n_errors; i++) {
-        md_str n = md_policy_name(resp->errors[i].policy);
-        rc = md_buf_puts(errors, i ? ",{\"policy\":" : "{\"policy\":");
-        if (!rc)
-            rc = md_buf_json_str(errors, n.ptr, n.len);
-        if (!rc)
-            rc = md_buf_puts(errors, ",\"message\":");
-        if (!rc)
-            rc = md_buf_json_str(errors, resp->errors[i].msg, strlen(resp->errors[i].msg));
-        if (!rc)
-            rc = md_buf_puts(errors, "}");
-    }
-    return rc ? rc : md_buf_puts(errors, "]");
-}
-
 /* Submits the decision's ledger entry; *ticket gets its index. */
-static int record(mandate_server *s, md_http_snapshot *snap, const md_request *r,
-                  const char *caller, const char *dec, const md_buf *reasons, md_http_resp *rs,
+static int record(mandate_server *s, const char *body, size_t len, md_http_resp *rs,
                   uint64_t *ticket, md_diag *d)
 {
-    md_buf body, scratch;
-    md_buf_init(&body, s->o.max_body + (64u << 10));
-    md_buf_init(&scratch, s->o.max_body);
-    int rc = entry_body(&body, &scratch, r, caller, dec, reasons, snap->sha256);
-    md_buf_release(&scratch);
-    if (rc) {
-        md_buf_release(&body);
-        return md_diag_set(d, rc, 0, 0, "cannot write the ledger entry: %s", mandate_strerror(rc));
-    }
-    mandate_ledger_entry e = {
-        .type = MANDATE_ENTRY_DECISION, .body = body.data, .body_len = body.len};
+    mandate_ledger_entry e = {.type = MANDATE_ENTRY_DECISION, .body = body, .body_len = len};
     mandate_diag ld = {0};
-    rc = mandate_ledger_submit(s->ledger, &e, ticket, &ld);
-    md_buf_release(&body);
+    int rc = mandate_ledger_submit(s->ledger, &e, ticket, &ld);
     if (rc)
         return md_diag_set(d, MANDATE_ESTORE, 0, 0, "the evidence ledger refused the decision: %s",
                            ld.message);
@@ -145,14 +171,17 @@ static int record(mandate_server *s, md_http_snapshot *snap, const md_request *r
 /* Decides one request object and appends its decision object to out. Returns 0, or an error
  * with d set (a malformed request: MANDATE_EPARSE/ESCHEMA/...; an internal failure otherwise),
  * leaving out as it was. */
-static int decide(mandate_server *s, md_http_snapshot *snap, md_arena *a, json_t *item,
+static int decide(mandate_server *s, md_http_snapshot *snap, md_arena *a, const md_jv *item,
                   const char *caller, md_http_resp *rs, md_buf *out, md_diag *d)
 {
-    if (!json_is_object(item))
+    if (item->kind != MD_JV_OBJECT)
         return md_diag_set(d, MANDATE_EPARSE, 0, 0, "a request must be a JSON object");
-    if (json_object_get(item, "token")) {
-        json_t *o = NULL;
-        int rc = md_http_agent_decide(s, a, item, caller, rs, &o, d);
+    if (md_jv_get(item, "token")) {
+        json_t *j = md_jv_to_json(item), *o = NULL;
+        if (!j)
+            return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
+        int rc = md_http_agent_decide(s, a, j, caller, rs, &o, d);
+        json_decref(j);
         if (rc)
             return rc;
         char *text = json_dumps(o, JSON_COMPACT);
@@ -161,32 +190,33 @@ static int decide(mandate_server *s, md_http_snapshot *snap, md_arena *a, json_t
         free(text);
         return rc ? md_diag_set(d, rc, 0, 0, "%s", mandate_strerror(rc)) : 0;
     }
-    const char *k;
-    json_t *v;
-    json_object_foreach(item, k, v)
-    {
-        if (strcmp(k, "principal") && strcmp(k, "action") && strcmp(k, "resource") &&
-            strcmp(k, "context"))
-            return md_diag_set(d, MANDATE_EPARSE, 0, 0, "unknown request member '%s'", k);
+    for (size_t i = 0; i < item->n; i++) {
+        /* A key as a C string (up to a NUL byte), as members were always compared. */
+        md_str k = item->u.c.keys[i];
+        const char *nul = memchr(k.ptr, 0, k.len);
+        if (nul)
+            k.len = (size_t)(nul - k.ptr);
+        if (!md_str_eq_c(k, "principal") && !md_str_eq_c(k, "action") &&
+            !md_str_eq_c(k, "resource") && !md_str_eq_c(k, "context"))
+            return md_diag_set(d, MANDATE_EPARSE, 0, 0, "unknown request member '%.*s'", (int)k.len,
+                               k.ptr);
     }
     md_request r;
     memset(&r, 0, sizeof r);
     int rc;
-    if ((rc = uid_from(a, json_object_get(item, "principal"), "principal", &r.principal, d)) ||
-        (rc = uid_from(a, json_object_get(item, "action"), "action", &r.action, d)) ||
-        (rc = uid_from(a, json_object_get(item, "resource"), "resource", &r.resource, d)))
+    if ((rc = uid_from(a, md_jv_get(item, "principal"), "principal", &r.principal, d)) ||
+        (rc = uid_from(a, md_jv_get(item, "action"), "action", &r.action, d)) ||
+        (rc = uid_from(a, md_jv_get(item, "resource"), "resource", &r.resource, d)))
         return rc;
-    json_t *ctx = json_object_get(item, "context");
-    json_t *empty = NULL;
-    if (!ctx && !(ctx = empty = json_object()))
-        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
-    if (!json_is_object(ctx)) {
-        json_decref(empty);
+    const md_jv *cv = md_jv_get(item, "context");
+    if (cv && cv->kind != MD_JV_OBJECT)
         return md_diag_set(d, MANDATE_EPARSE, 0, 0, "context must be a JSON object");
-    }
+    json_t *ctx = cv ? md_jv_to_json(cv) : json_object();
+    if (!ctx)
+        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
     md_diag cd = {0};
     rc = md_context_from_json(a, ctx, s->schema, &r.action, &r.context, &cd);
-    json_decref(empty);
+    json_decref(ctx);
     if (rc)
         return md_diag_set(d, rc, 0, 0, "context: %s", cd.msg);
     if (s->schema && (rc = md_request_validate(s->schema, &r, d)))
@@ -197,16 +227,29 @@ static int decide(mandate_server *s, md_http_snapshot *snap, md_arena *a, json_t
                            "authorization failed: %s", mandate_strerror(rc));
 
     const char *dec = resp.allow ? "allow" : "deny";
-    md_buf reasons, errors;
-    md_buf_init(&reasons, s->o.max_body);
-    md_buf_init(&errors, s->o.max_body);
-    rc = policy_lists(&resp, &reasons, &errors);
+    /* One scratch buffer: the entry body (which holds the reasons array the response repeats),
+     * then the errors array. */
+    md_buf work;
+    md_buf_init(&work, SIZE_MAX / 2);
+    size_t reasons_at = 0, reasons_len = 0, entry_len = 0, errors_at = 0, longest_uid = 0;
+    rc = entry_body(&work, &r, caller, dec, &resp, snap->sha256, &reasons_at, &reasons_len,
+                    &longest_uid);
+    entry_len = errors_at = work.len;
+    if (!rc)
+        rc = put_errors(&work, &resp);
+    /* Each list is capped at max_body; so is a uid in the entry, and the entry at max_body +
+     * 64 KiB. */
+    if (!rc && (reasons_len > s->o.max_body || work.len - errors_at > s->o.max_body))
+        rc = MANDATE_ETOOBIG;
     if (rc)
         md_diag_set(d, rc, 0, 0, "%s", mandate_strerror(rc));
     uint64_t ticket = 0;
     bool recorded = !rc && s->o.record_decisions >= 0;
-    if (recorded)
-        rc = record(s, snap, &r, caller, dec, &reasons, rs, &ticket, d);
+    if (recorded && (longest_uid > s->o.max_body || entry_len > s->o.max_body + (64u << 10)))
+        rc = md_diag_set(d, MANDATE_ETOOBIG, 0, 0, "cannot write the ledger entry: %s",
+                         mandate_strerror(MANDATE_ETOOBIG));
+    else if (recorded)
+        rc = record(s, work.data, entry_len, rs, &ticket, d);
     /* {"entry":N,"decision":..,"reasons":[..],"errors":[..]} (entry only when recorded) */
     size_t mark = out->len;
     char num[40], *p = num + sizeof num;
@@ -218,17 +261,18 @@ static int decide(mandate_server *s, md_http_snapshot *snap, md_arena *a, json_t
             break;
     }
     if (!rc)
+        rc = md_buf_reserve(out, 64 + work.len - entry_len + reasons_len);
+    if (!rc)
         rc = md_buf_puts(out, recorded ? "{\"entry\":" : "{");
     if (!rc && recorded)
         rc = md_buf_puts(out, p);
     if (!rc && !(rc = md_buf_puts(out, "\"decision\":\"")) && !(rc = md_buf_puts(out, dec)) &&
         !(rc = md_buf_puts(out, "\",\"reasons\":")) &&
-        !(rc = md_buf_append(out, reasons.data, reasons.len)) &&
+        !(rc = md_buf_append(out, work.data + reasons_at, reasons_len)) &&
         !(rc = md_buf_puts(out, ",\"errors\":")) &&
-        !(rc = md_buf_append(out, errors.data, errors.len)))
+        !(rc = md_buf_append(out, work.data + errors_at, work.len - errors_at)))
         rc = md_buf_puts(out, "}");
-    md_buf_release(&reasons);
-    md_buf_release(&errors);
+    md_buf_release(&work);
     if (rc) {
         out->len = mark;
         if (!d->code)
@@ -257,12 +301,12 @@ int md_api_authorize(mandate_server *s, const md_http_req *rq, const md_http_ctx
                      md_http_resp *rs)
 {
     md_http_snapshot *snap = md_http_snapshot_acquire(s);
-    json_t *reqs = json_object_get(c->body, "requests");
+    const md_jv *reqs = md_jv_get(c->doc, "requests");
     md_diag d = {0};
     md_buf out;
     md_buf_init(&out, SIZE_MAX / 2);
     if (!reqs) {
-        int rc = decide(s, snap, rq->arena, c->body, c->identity, rs, &out, &d);
+        int rc = decide(s, snap, rq->arena, c->doc, c->identity, rs, &out, &d);
         md_http_snapshot_release(snap);
         if (rc) {
             md_buf_release(&out);
@@ -277,29 +321,26 @@ int md_api_authorize(mandate_server *s, const md_http_req *rq, const md_http_ctx
         }
         return md_http_text(rs, 200, &out);
     }
-    if (!json_is_array(reqs) || json_array_size(reqs) == 0) {
+    if (reqs->kind != MD_JV_ARRAY || reqs->n == 0) {
         md_http_snapshot_release(snap);
         return md_http_error(rs, 400, "bad_request", "requests must be a non-empty array");
     }
-    if (json_array_size(reqs) > s->o.max_batch) {
+    if (reqs->n > s->o.max_batch) {
         md_http_snapshot_release(snap);
         return md_http_error(rs, 413, "batch_too_large",
                              "a batch holds at most %u requests, this one has %zu", s->o.max_batch,
-                             json_array_size(reqs));
+                             reqs->n);
     }
-    if (json_object_size(c->body) != 1) {
+    if (c->doc->n != 1) {
         md_http_snapshot_release(snap);
         return md_http_error(rs, 400, "bad_request", "a batch has only the member 'requests'");
     }
-    size_t i;
-    json_t *item;
     int fatal = md_buf_puts(&out, "{\"decisions\":[");
-    json_array_foreach(reqs, i, item)
-    {
+    for (size_t i = 0; i < reqs->n; i++) {
         if (fatal || (i && (fatal = md_buf_puts(&out, ","))))
             break;
         md_diag_clear(&d);
-        int rc = decide(s, snap, rq->arena, item, c->identity, rs, &out, &d);
+        int rc = decide(s, snap, rq->arena, &reqs->u.c.items[i], c->identity, rs, &out, &d);
         if (rc && !is_client_error(rc)) {
             fatal = rc;
             break;

@@ -7,7 +7,8 @@
  * fills a md_http_resp (status, content type, body). It authenticates the caller with an API key
  * (keys_store.h), asks the admin policy set whether the caller's identity may perform the route's
  * API action (Cedar: principal = the identity, action = Action::"<api action>", resource =
- * Api::"mandate"), parses the JSON body under the depth cap, and calls the route's handler (one
+ * Api::"mandate"), parses the JSON body under the depth cap (into the request arena; as a
+ * jansson tree for every route but POST /v1/authorize), and calls the route's handler (one
  * file per API area: api_authorize.c, api_agent.c, api_policies.c, api_ledger.c, api_misc.c,
  * api_registry.c, api_account.c, api_govern.c). server.c is the
  * libmicrohttpd glue: limits, connection state, suspending a connection while its ledger entries
@@ -33,6 +34,7 @@
 
 #include "cedar/cedar_int.h"
 #include "core/core.h"
+#include "core/json.h"
 #include "mandate/ledger.h"
 #include "mandate/registry.h"
 #include "mandate/server.h"
@@ -152,7 +154,8 @@ typedef struct md_http_resp {
 /* The request context a handler gets: the caller's identity and the parsed JSON body. */
 typedef struct md_http_ctx {
     const char *identity; /* the caller (Cedar uid text), NULL on public routes */
-    json_t *body;         /* parsed JSON body, NULL when the route takes none */
+    json_t *body;         /* parsed JSON body (an object), NULL when the route takes none */
+    const md_jv *doc;     /* POST /v1/authorize: the body in rq->arena instead */
     const char *path_arg; /* a {param} path segment, NULL when none */
 } md_http_ctx;
 
@@ -184,7 +187,8 @@ int md_http_error(md_http_resp *rs, int status, const char *code, const char *fm
 int md_http_json(md_http_resp *rs, int status, json_t *j);
 /* Sets rs to the JSON text in b with status (takes b's memory; b is left empty). */
 int md_http_text(md_http_resp *rs, int status, md_buf *b);
-/* Checks JSON nesting without parsing: MANDATE_ETOOBIG past max_depth. */
+/* Checks JSON nesting without parsing: MANDATE_ETOOBIG past max_depth. The router runs it when a
+ * body fails to parse, so that too deep a body is reported as such whatever else is wrong. */
 int md_http_json_depth_ok(const char *p, size_t n, unsigned max_depth);
 /* The value of a query parameter (decoded only for plain characters), or NULL. */
 const char *md_http_query_param(md_arena *a, const char *query, const char *name);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cedar/entities.h"
+#include "core/json.h"
 #include "http/http.h"
 
 const md_http_route md_http_routes[] = {
@@ -410,13 +411,17 @@ void md_http_handle(mandate_server *s, const md_http_req *rq, md_http_resp *rs)
             md_http_error(rs, 400, "bad_json", "this route needs a JSON request body");
             goto done;
         }
-        if (md_http_json_depth_ok(rq->body, rq->body_len, s->o.max_json_depth)) {
+        /* The parse stops at the depth cap; on any failure the depth scan of the whole text
+         * decides first, so errors stay those of "scan the depth, then parse". */
+        md_diag d = {0};
+        md_jv *doc = NULL;
+        int rc =
+            md_json_parse_arena(rq->arena, rq->body, rq->body_len, s->o.max_json_depth, &doc, &d);
+        if (rc && md_http_json_depth_ok(rq->body, rq->body_len, s->o.max_json_depth)) {
             md_http_error(rs, 400, "json_too_deep", "the request JSON nests deeper than %u levels",
                           s->o.max_json_depth);
             goto done;
         }
-        md_diag d = {0};
-        int rc = md_json_parse(rq->body, rq->body_len, &c.body, &d);
         if (rc == MANDATE_ETOOBIG) {
             md_http_error(rs, 413, "json_too_large", "request JSON: %s", d.msg);
             goto done;
@@ -425,9 +430,15 @@ void md_http_handle(mandate_server *s, const md_http_req *rq, md_http_resp *rs)
                           d.col, d.msg);
             goto done;
         }
-        if (!json_is_object(c.body)) {
-            json_decref(c.body);
+        if (doc->kind != MD_JV_OBJECT) {
             md_http_error(rs, 400, "bad_json", "the request body must be a JSON object");
+            goto done;
+        }
+        if (rs->is_authorize) { /* the hot path reads the arena form: no jansson tree */
+            c.doc = doc;
+        } else if (!(c.body = md_jv_to_json(doc))) {
+            md_http_error(rs, 400, "bad_json",
+                          "request body is not valid JSON: 0:0: out of memory");
             goto done;
         }
     }

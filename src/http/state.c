@@ -286,9 +286,10 @@ int md_http_load(mandate_server *s, md_diag *d)
         return md_diag_set(d, rc, 0, 0, "cannot make the JWKS: %s", rd.message);
     if ((rc = md_keys_sqlite_open(&s->keys, s->db_path, d)))
         return rc;
-    md_keys_sqlite_set_cache(s->keys, o->key_cache_ms < 0 ? 0
-                                      : o->key_cache_ms   ? o->key_cache_ms
-                                                          : 1000);
+    if ((rc = md_keys_set_cache(s->keys, o->key_cache_ms < 0 ? 0
+                                         : o->key_cache_ms   ? o->key_cache_ms
+                                                             : 1000)))
+        return md_diag_set(d, rc, 0, 0, "cannot make the API key cache: %s", mandate_strerror(rc));
 
     if (!(s->base_arena = md_arena_new()) || !(s->admin_arena = md_arena_new()))
         return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 
+#include "core/json.h"
 #include "ledger/ledger_int.h"
 
 static const char *const type_names[] = {
@@ -67,24 +68,30 @@ static bool canon_string(canon_scan *s, bool is_key, const unsigned char **str, 
     if (s->p == s->end || *s->p != '"')
         return false;
     const unsigned char *start = ++s->p;
-    while (s->p < s->end) {
-        unsigned char c = *s->p;
-        if (c == '"') {
+    for (;;) {
+        s->p += md_json_plain_run((const char *)s->p, (size_t)(s->end - s->p));
+        if (s->p == s->end)
+            return false;
+        if (*s->p == '"') {
             *str = start;
             *len = (size_t)(s->p - start);
             s->p++;
             return true;
         }
-        if (c < 0x20 || c >= 0x80)
+        /* a control character, non-ASCII, or an escape jansson does not write */
+        if (*s->p != '\\' || is_key || s->end - s->p < 2)
             return false;
-        if (c == '\\') {
-            if (is_key || s->end - s->p < 2 || !strchr("\"\\bfnrt", s->p[1]) || !s->p[1])
-                return false;
-            s->p++;
+        switch (s->p[1]) {
+        case '"':
+        case '\\':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't': s->p += 2; break;
+        default: return false;
         }
-        s->p++;
     }
-    return false;
 }
 
 static bool canon_value(canon_scan *s, unsigned depth);

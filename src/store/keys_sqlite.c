@@ -30,49 +30,13 @@ static const char ks_schema[] =
     " hash BLOB NOT NULL, created_ms INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0)"
     " WITHOUT ROWID;";
 
-/* A cache of found keys (id -> identity, hash) for ttl_ns; revocations by another process take
- * effect once the entry expires. Only successful lookups are cached. */
-#define KS_CACHE_SLOTS 256
-typedef struct ks_slot {
-    char id[MD_KEY_ID_LEN + 1];
-    char identity[MD_KEY_MAX_IDENTITY + 1];
-    uint8_t hash[32];
-    int64_t expires_ns;
-} ks_slot;
-
 typedef struct sq_keys {
     md_keys base;
     sqlite3 *db;
     sqlite3_stmt *st[KS_COUNT];
     pthread_mutex_t mu;
     char *path;
-    int64_t ttl_ns;
-    ks_slot *cache; /* KS_CACHE_SLOTS, NULL when caching is off */
 } sq_keys;
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static ks_slot *slot_for(sq_keys *k, const char *id)
-{
-    return &k->cache[md_hash_bytes(id, strlen(id), 0x6b657973) % KS_CACHE_SLOTS];
-}
-
-void md_keys_sqlite_set_cache(md_keys *base, int64_t ttl_ms)
-{
-    sq_keys *k = (sq_keys *)base;
-    pthread_mutex_lock(&k->mu);
-    if (ttl_ms > 0 && !k->cache)
-        k->cache = calloc(KS_CACHE_SLOTS, sizeof *k->cache);
-    k->ttl_ns = k->cache && ttl_ms > 0 ? ttl_ms * 1000000 : 0;
-    if (k->cache)
-        sodium_memzero(k->cache, KS_CACHE_SLOTS * sizeof *k->cache);
-    pthread_mutex_unlock(&k->mu);
-}
 
 static int ks_err(sq_keys *k, md_diag *d, const char *what)
 {
@@ -87,9 +51,6 @@ static void ks_close(md_keys *base)
         sqlite3_finalize(k->st[i]);
     sqlite3_close(k->db);
     pthread_mutex_destroy(&k->mu);
-    if (k->cache)
-        sodium_memzero(k->cache, KS_CACHE_SLOTS * sizeof *k->cache);
-    free(k->cache);
     free(k->path);
     free(k);
 }
@@ -120,16 +81,6 @@ static int ks_get(md_keys *base, const char *id, char *identity, uint8_t hash[32
 {
     sq_keys *k = (sq_keys *)base;
     pthread_mutex_lock(&k->mu);
-    int64_t now = k->ttl_ns ? now_ns() : 0;
-    if (k->ttl_ns) {
-        ks_slot *c = slot_for(k, id);
-        if (c->expires_ns > now && !strcmp(c->id, id)) {
-            snprintf(identity, MD_KEY_MAX_IDENTITY + 1, "%s", c->identity);
-            memcpy(hash, c->hash, 32);
-            pthread_mutex_unlock(&k->mu);
-            return 0;
-        }
-    }
     sqlite3_stmt *st = k->st[KS_GET];
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int s = sqlite3_step(st), rc = 0;
@@ -143,13 +94,6 @@ static int ks_get(md_keys *base, const char *id, char *identity, uint8_t hash[32
             memcpy(identity, idt, (size_t)n);
             identity[n] = 0;
             memcpy(hash, h, 32);
-            if (k->ttl_ns) {
-                ks_slot *c = slot_for(k, id);
-                snprintf(c->id, sizeof c->id, "%s", id);
-                memcpy(c->identity, identity, (size_t)n + 1);
-                memcpy(c->hash, hash, 32);
-                c->expires_ns = now + k->ttl_ns;
-            }
         }
     } else if (s == SQLITE_DONE) {
         rc = md_diag_set(d, MANDATE_ENOTFOUND, 0, 0, "no API key '%s'", id);
@@ -173,11 +117,10 @@ static int ks_revoke(md_keys *base, const char *id, md_diag *d)
         rc = ks_err(k, d, "revoking an API key");
     else if (sqlite3_changes(k->db) == 0)
         rc = md_diag_set(d, MANDATE_ENOTFOUND, 0, 0, "no API key '%s'", id);
-    if (k->ttl_ns)
-        slot_for(k, id)->expires_ns = 0;
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     pthread_mutex_unlock(&k->mu);
+    md_keys_forget(base, id);
     return rc;
 }
 
@@ -255,18 +198,156 @@ done:
     return 0;
 }
 
-void md_keys_close(md_keys *k)
+/* ---- the cache of found and verified keys (keys_store.h) ---- */
+
+#define CACHE_SLOTS 256
+typedef struct key_slot {
+    char id[MD_KEY_ID_LEN + 1]; /* "": empty */
+    bool verified;              /* tag is the digest of a key text that verified */
+    uint8_t tag[16];
+    uint8_t hash[32]; /* the stored hash of id's secret */
+    int64_t expires_ns;
+    size_t identity_len;
+    char identity[MD_KEY_MAX_IDENTITY + 1];
+} key_slot;
+
+struct md_keys_cache {
+    pthread_mutex_t mu;
+    int64_t ttl_ns;
+    uint64_t forgets; /* md_keys_forget calls: a store read older than one is not cached */
+    uint8_t sipkey[crypto_shorthash_siphashx24_KEYBYTES];
+    key_slot slots[CACHE_SLOTS];
+};
+
+static int64_t now_ns(void)
 {
-    if (k)
-        k->ops->close(k);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static key_slot *slot_for(md_keys_cache *c, const char *id)
+{
+    return &c->slots[md_hash_bytes(id, MD_KEY_ID_LEN, 0x6b657973) % CACHE_SLOTS];
+}
+
+static void cache_free(md_keys_cache *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_destroy(&c->mu);
+    sodium_memzero(c, sizeof *c);
+    free(c);
+}
+
+int md_keys_set_cache(md_keys *k, int64_t ttl_ms)
+{
+    if (!k)
+        return MANDATE_EINVAL;
+    cache_free(k->cache);
+    k->cache = NULL;
+    if (ttl_ms <= 0)
+        return 0;
+    if (sodium_init() < 0)
+        return MANDATE_ECRYPTO;
+    md_keys_cache *c = calloc(1, sizeof *c);
+    if (!c)
+        return MANDATE_ENOMEM;
+    pthread_mutex_init(&c->mu, NULL);
+    c->ttl_ns = ttl_ms * 1000000;
+    randombytes_buf(c->sipkey, sizeof c->sipkey);
+    k->cache = c;
+    return 0;
+}
+
+void md_keys_forget(md_keys *k, const char *id)
+{
+    md_keys_cache *c = k ? k->cache : NULL;
+    if (!c || !id || strlen(id) != MD_KEY_ID_LEN)
+        return;
+    pthread_mutex_lock(&c->mu);
+    key_slot *sl = slot_for(c, id);
+    if (!strcmp(sl->id, id))
+        sodium_memzero(sl, sizeof *sl);
+    c->forgets++;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* A fresh slot of id whose verified digest is tag: *identity_out gets its identity. */
+static bool cache_verified(md_keys_cache *c, const char *id, const uint8_t tag[16],
+                           char *identity_out)
+{
+    int64_t now = now_ns();
+    pthread_mutex_lock(&c->mu);
+    key_slot *sl = slot_for(c, id);
+    bool hit = sl->verified && sl->expires_ns > now && !memcmp(sl->id, id, MD_KEY_ID_LEN) &&
+               sodium_memcmp(sl->tag, tag, 16) == 0;
+    if (hit)
+        memcpy(identity_out, sl->identity, sl->identity_len + 1);
+    pthread_mutex_unlock(&c->mu);
+    return hit;
+}
+
+/* A fresh slot of id: *identity_out and hash get what the store said; *forgets the count to
+ * pass to cache_put. */
+static bool cache_stored(md_keys_cache *c, const char *id, char *identity_out, uint8_t hash[32],
+                         uint64_t *forgets)
+{
+    int64_t now = now_ns();
+    pthread_mutex_lock(&c->mu);
+    key_slot *sl = slot_for(c, id);
+    bool hit = sl->expires_ns > now && !strcmp(sl->id, id);
+    if (hit) {
+        memcpy(identity_out, sl->identity, sl->identity_len + 1);
+        memcpy(hash, sl->hash, 32);
+    }
+    *forgets = c->forgets;
+    pthread_mutex_unlock(&c->mu);
+    return hit;
+}
+
+/* Remembers id's store record and, when tag is not NULL, the digest of a key text that verified
+ * against it. A fresh store read (!from_cache, started at read_ns) expires ttl after it. Nothing
+ * is kept when md_keys_forget ran since the read. */
+static void cache_put(md_keys_cache *c, const char *id, const char *identity,
+                      const uint8_t hash[32], const uint8_t *tag, bool from_cache, int64_t read_ns,
+                      uint64_t forgets)
+{
+    pthread_mutex_lock(&c->mu);
+    key_slot *sl = slot_for(c, id);
+    if (c->forgets == forgets && (!from_cache || !strcmp(sl->id, id))) {
+        if (!from_cache) {
+            memcpy(sl->id, id, MD_KEY_ID_LEN + 1);
+            sl->identity_len = strlen(identity);
+            memcpy(sl->identity, identity, sl->identity_len + 1);
+            memcpy(sl->hash, hash, 32);
+            sl->expires_ns = read_ns + c->ttl_ns;
+            sl->verified = false;
+        }
+        if (tag) {
+            memcpy(sl->tag, tag, 16);
+            sl->verified = true;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+void md_keys_close(md_keys *k)
+{
+    if (!k)
+        return;
+    cache_free(k->cache);
+    k->cache = NULL;
+    k->ops->close(k);
+}
 /* The keyed BLAKE2b-256 of a key's secret; the key binds the hash to the key id. */
 static void key_hash(const char *id, const uint8_t secret[32], uint8_t out[32])
 {
-    char hkey[64];
-    int n = snprintf(hkey, sizeof hkey, "mandate api key v1:%s", id);
-    crypto_generichash(out, 32, secret, 32, (const unsigned char *)hkey, (size_t)n);
+    static const char prefix[] = "mandate api key v1:";
+    unsigned char hkey[sizeof prefix - 1 + MD_KEY_ID_LEN];
+    memcpy(hkey, prefix, sizeof prefix - 1);
+    memcpy(hkey + sizeof prefix - 1, id, MD_KEY_ID_LEN);
+    crypto_generichash(out, 32, secret, 32, hkey, sizeof hkey);
 }
 
 int md_keys_create(md_keys *k, const char *identity, char text_out[MD_KEY_TEXT_LEN + 1], md_diag *d)
@@ -312,6 +393,12 @@ int md_keys_check(md_keys *k, const char *text, size_t len, char *identity_out, 
     char id[MD_KEY_ID_LEN + 1];
     memcpy(id, text + 4, MD_KEY_ID_LEN);
     id[MD_KEY_ID_LEN] = 0;
+    uint8_t tag[16];
+    if (k->cache) {
+        crypto_shorthash_siphashx24(tag, (const unsigned char *)text, len, k->cache->sipkey);
+        if (cache_verified(k->cache, id, tag, identity_out))
+            return 0;
+    }
     uint8_t secret[32], want[32], got[32];
     size_t n = 0;
     const char *sec = text + 4 + MD_KEY_ID_LEN + 1;
@@ -320,14 +407,21 @@ int md_keys_check(md_keys *k, const char *text, size_t len, char *identity_out, 
         n != 32)
         return md_diag_set(d, MANDATE_EDENIED, 0, 0, "%s", bad);
     md_diag sd = {0};
-    int rc = k->ops->get(k, id, identity_out, want, &sd);
+    md_keys_cache *c = k->cache;
+    uint64_t forgets = 0;
+    bool from_cache = c && cache_stored(c, id, identity_out, want, &forgets);
+    int64_t read_ns = c && !from_cache ? now_ns() : 0;
+    int rc = from_cache ? 0 : k->ops->get(k, id, identity_out, want, &sd);
     if (rc == MANDATE_ENOTFOUND) {
         rc = md_diag_set(d, MANDATE_EDENIED, 0, 0, "%s", bad);
     } else if (rc) {
         rc = md_diag_set(d, sd.code, 0, 0, "%s", sd.msg);
     } else {
         key_hash(id, secret, got);
-        if (sodium_memcmp(got, want, 32) != 0)
+        bool ok = sodium_memcmp(got, want, 32) == 0;
+        if (c)
+            cache_put(c, id, identity_out, want, ok ? tag : NULL, from_cache, read_ns, forgets);
+        if (!ok)
             rc = md_diag_set(d, MANDATE_EDENIED, 0, 0, "%s", bad);
     }
     sodium_memzero(secret, sizeof secret);

@@ -1,0 +1,104 @@
+/*
+ * json.h: JSON text to values: into an arena (md_json_parse_arena, a md_jv tree made without one
+ * malloc per value) or to jansson (md_json_parse, through the arena form); and the byte
+ * classification that JSON scanners share (md_json_plain_run).
+ *
+ * The parser is strict RFC 8259 with the caps every input needs: nesting (MD_JSON_MAX_DEPTH, or a
+ * smaller cap given by the caller) and text size (MD_JSON_MAX_TEXT). Duplicate keys are errors
+ * (compared with the keys before them, through a hash table with a per-process random seed once
+ * an object is large). Strings without escapes are not copied: a md_jv string points into the
+ * text, so the text must outlive the tree; strings with escapes are decoded into the arena. Runs
+ * of plain bytes are scanned eight at a time.
+ *
+ * May depend on: core.h, libc and jansson.
+ */
+#ifndef MD_CORE_JSON_H
+#define MD_CORE_JSON_H
+
+#include <jansson.h>
+
+#include "core/core.h"
+
+#define MD_JSON_MAX_DEPTH 520         /* Cedar's MD_CEDAR_MAX_DEPTH + 8 */
+#define MD_JSON_MAX_TEXT (256u << 20) /* bytes; Cedar's MD_CEDAR_MAX_JSON_TEXT */
+
+typedef enum md_jv_kind {
+    MD_JV_NULL,
+    MD_JV_FALSE,
+    MD_JV_TRUE,
+    MD_JV_INTEGER,
+    MD_JV_REAL,
+    MD_JV_STRING,
+    MD_JV_ARRAY,
+    MD_JV_OBJECT,
+} md_jv_kind;
+
+/* A JSON value in an arena. Arrays and objects keep their members in text order. */
+typedef struct md_jv md_jv;
+struct md_jv {
+    md_jv_kind kind;
+    size_t n; /* members of an array or object */
+    union {
+        int64_t i;
+        double r;
+        md_str s; /* may hold NUL bytes; not NUL-terminated */
+        struct {
+            md_jv *items;
+            md_str *keys; /* objects: keys[i] names items[i] */
+        } c;
+    } u;
+};
+
+/* Parses JSON text into a in one pass (the rules of md_json_parse, nesting capped at max_depth
+ * levels, at most MD_JSON_MAX_DEPTH). *out borrows text and lives as long as a. */
+int md_json_parse_arena(md_arena *a, const char *text, size_t len, unsigned max_depth, md_jv **out,
+                        md_diag *d);
+/* The member of object obj named key (a C string), or NULL (also when obj is not an object). */
+const md_jv *md_jv_get(const md_jv *obj, const char *key);
+/* v as a new jansson value (the one md_json_parse makes), or NULL when out of memory. */
+json_t *md_jv_to_json(const md_jv *v);
+
+/* Parses JSON text into jansson values, as json_loadb with JSON_REJECT_DUPLICATES and
+ * JSON_ALLOW_NUL would, but also accepts NUL bytes in object keys, which Cedar ids and record keys
+ * may hold and jansson's own parser refuses ("NUL byte in object key not supported"). Strict
+ * RFC 8259; integers outside the int64 range become reals. Nesting is capped at
+ * MD_JSON_MAX_DEPTH and text at MD_JSON_MAX_TEXT (MANDATE_ETOOBIG). Errors are MANDATE_EPARSE
+ * with a 1-based line:column in d. On success *out is a new reference. */
+int md_json_parse(const char *text, size_t len, json_t **out, md_diag *d);
+
+/* md_json_parse with nesting capped at max_depth levels (at most MD_JSON_MAX_DEPTH): a compound
+ * value opened deeper fails with MANDATE_ETOOBIG. */
+int md_json_parse_depth(const char *text, size_t len, unsigned max_depth, json_t **out, md_diag *d);
+
+/* The number of leading bytes of p[0..n) that stand for themselves inside a JSON string: printable
+ * ASCII other than '"' and '\\'. Eight bytes at a time; inline, as scanners call it per string. */
+static inline size_t md_json_plain_run(const char *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w, q, b;
+        memcpy(&w, p + i, 8);
+        q = w ^ ('"' * ones);
+        b = w ^ ('\\' * ones);
+        /* High bits mark bytes >= 0x80, < 0x20, '"' and '\\' (the (x - ones) & ~x tests for a
+         * zero byte); exact up to the first marked byte, where a borrow may start. */
+        uint64_t special =
+            (w | ((w - 0x20 * ones) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (special)
+            return i + (size_t)__builtin_ctzll(special) / 8; /* the first byte is the lowest */
+#else
+        if (special)
+            break;
+#endif
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+            break;
+    }
+    return i;
+}
+
+#endif
