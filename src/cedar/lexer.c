@@ -14,46 +14,6 @@ void md_lexer_init(md_lexer *lx, const char *text, size_t len)
     lx->col = 1;
 }
 
-/* Decodes one UTF-8 character; returns its length, or 0 when the bytes are not valid UTF-8. */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    if (n == 0)
-        return 0;
-    unsigned c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    size_t len;
-    uint32_t v, min;
-    if ((c & 0xe0) == 0xc0) {
-        len = 2;
-        v = c & 0x1f;
-        min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-        len = 3;
-        v = c & 0x0f;
-        min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-        len = 4;
-        v = c & 0x07;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return len;
-}
-
 /* Unicode White_Space, what Rust's regex \s matches. */
 static bool is_space(uint32_t c)
 {
@@ -133,7 +93,7 @@ static int bad_char(md_lexer *lx, md_diag *d)
 {
     const unsigned char *s = (const unsigned char *)lx->text + lx->pos;
     uint32_t cp;
-    size_t n = utf8_decode(s, lx->len - lx->pos, &cp);
+    size_t n = md_utf8_decode(s, lx->len - lx->pos, &cp);
     if (n == 0)
         return md_diag_set(d, MANDATE_EPARSE, lx->line, lx->col, "invalid UTF-8 byte 0x%02x", s[0]);
     if (cp == '|' || cp == '&')
@@ -161,7 +121,7 @@ static int skip_space(md_lexer *lx, md_diag *d)
             advance(lx, 2);
             while (lx->pos < lx->len && s[lx->pos] != '\n' && s[lx->pos] != '\r') {
                 uint32_t cp;
-                size_t n = utf8_decode(s + lx->pos, lx->len - lx->pos, &cp);
+                size_t n = md_utf8_decode(s + lx->pos, lx->len - lx->pos, &cp);
                 if (n == 0)
                     return md_diag_set(d, MANDATE_EPARSE, lx->line, lx->col,
                                        "invalid UTF-8 byte 0x%02x in a comment", s[lx->pos]);
@@ -169,7 +129,7 @@ static int skip_space(md_lexer *lx, md_diag *d)
             }
         } else if (c >= 0x80) {
             uint32_t cp;
-            size_t n = utf8_decode(s + lx->pos, lx->len - lx->pos, &cp);
+            size_t n = md_utf8_decode(s + lx->pos, lx->len - lx->pos, &cp);
             if (n == 0 || !is_space(cp))
                 return 0; /* reported by the caller as a bad character */
             advance(lx, n);
@@ -202,7 +162,7 @@ static int lex_string(md_lexer *lx, md_token *t, md_diag *d)
             continue;
         }
         uint32_t cp;
-        size_t n = utf8_decode(s + lx->pos, lx->len - lx->pos, &cp);
+        size_t n = md_utf8_decode(s + lx->pos, lx->len - lx->pos, &cp);
         if (n == 0)
             return md_diag_set(d, MANDATE_EPARSE, lx->line, lx->col,
                                "invalid UTF-8 byte 0x%02x in a string", s[lx->pos]);
@@ -329,30 +289,6 @@ static int hexval(unsigned char c)
     return -1;
 }
 
-static size_t utf8_encode(uint32_t cp, char *out)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xc0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xe0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (char)(0xf0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    out[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
 /* Error at the escape that starts at offset esc and ends before end (at most 24 bytes shown). */
 static int escape_error(const md_lexer *lx, const md_token *t, size_t esc, size_t end,
                         const char *why, md_diag *d)
@@ -457,7 +393,7 @@ static int decode_escape(const md_lexer *lx, const md_token *t, size_t *i, size_
     default: {
         /* Show the whole escaped character (it may be multi-byte). */
         uint32_t ignored;
-        size_t n = utf8_decode(s + j - 1, end - (j - 1), &ignored);
+        size_t n = md_utf8_decode(s + j - 1, end - (j - 1), &ignored);
         return escape_error(lx, t, esc, j - 1 + (n ? n : 1), NULL, d);
     }
     }
@@ -521,7 +457,7 @@ static int unescape(md_arena *a, const md_lexer *lx, const md_token *t, bool pat
             return md_diag_set(d, MANDATE_EPARSE, line, col,
                                "a carriage return in a string must be written as \\r");
         } else {
-            size_t n = utf8_decode(s + i, end - i, &cp); /* the lexer checked the UTF-8 */
+            size_t n = md_utf8_decode(s + i, end - i, &cp); /* the lexer checked the UTF-8 */
             if (n == 0)
                 return md_diag_set(d, MANDATE_EPARSE, t->line, t->col, "invalid UTF-8 in a string");
             i += n;
@@ -536,7 +472,7 @@ static int unescape(md_arena *a, const md_lexer *lx, const md_token *t, bool pat
             }
             continue;
         }
-        o->len += utf8_encode(cp, o->buf + o->len);
+        o->len += md_utf8_encode(cp, o->buf + o->len);
     }
     if (pattern)
         close_run(a, o);

@@ -184,39 +184,6 @@ static int oom(parser *p)
 /* ------------------------------------------------------------------------------------------ */
 /* lexer */
 
-/* Length of a UTF-8 sequence that is valid at s (n bytes available), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    unsigned cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 /* Length of a white-space character at s (Unicode White_Space, as Rust's regex `\s`), or 0. */
 static size_t ws_len(const unsigned char *s, size_t n)
 {
@@ -276,30 +243,6 @@ static int hexval(char c)
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
-}
-
-static size_t put_utf8(char *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
 }
 
 /* Unescapes the body of a string literal (without quotes) as Rust string literals do, which is
@@ -383,7 +326,7 @@ static int unescape(parser *p, md_str body, uint32_t line, uint32_t col, md_str 
             if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
                 return fail(p, MANDATE_EPARSE, line, c,
                             "Unicode escape \\u{%X} is not a Unicode scalar value", (unsigned)cp);
-            n += put_utf8(o + n, cp);
+            n += md_utf8_encode(cp, o + n);
             i = j + 1;
             continue;
         }
@@ -481,7 +424,7 @@ static void lex(parser *p, tok *t)
                     return;
                 }
                 /* the escaped character may be multi-byte: skip it whole */
-                size_t cl = utf8_len((const unsigned char *)s + i + 1, rem - i - 1);
+                size_t cl = md_utf8_decode(s + i + 1, rem - i - 1, NULL);
                 i += 1 + (cl ? cl : 1);
                 continue;
             }
@@ -2091,7 +2034,7 @@ int md_schema_parse(md_arena *a, const char *text, size_t len, const md_schema *
     /* the text must be UTF-8 */
     uint32_t line = 1, col = 1;
     for (size_t i = 0; i < len;) {
-        size_t n = utf8_len((const unsigned char *)text + i, len - i);
+        size_t n = md_utf8_decode(text + i, len - i, NULL);
         if (!n)
             return fail(&p, MANDATE_EPARSE, line, col, "schema text is not valid UTF-8");
         if (text[i] == '\n') {

@@ -97,6 +97,13 @@ int md_buf_printf(md_buf *b, const char *fmt, ...) MD_PRINTF(2, 3);
 /* Appends s as a JSON string literal with quotes and escapes. */
 int md_buf_json_str(md_buf *b, const char *s, size_t n);
 
+/* UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF). md_utf8_decode
+ * returns the length of the character at s (n bytes available) and stores it in *cp (cp may be
+ * NULL), or 0 when the bytes are not valid UTF-8. md_utf8_encode writes a code point below
+ * 0x110000 and returns its length (1 to 4). */
+size_t md_utf8_decode(const void *s, size_t n, uint32_t *cp);
+size_t md_utf8_encode(uint32_t cp, char out[4]);
+
 /* ---- diagnostics ---- */
 typedef struct md_diag {
     int code;      /* a mandate_err, 0 when no error was recorded */

@@ -83,61 +83,8 @@ static int hex4(jp *p, uint32_t *out)
 static int put_utf8(jp *p, uint32_t cp)
 {
     char b[4];
-    size_t n;
-    if (cp < 0x80) {
-        b[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        b[0] = (char)(0xc0 | (cp >> 6));
-        b[1] = (char)(0x80 | (cp & 0x3f));
-        n = 2;
-    } else if (cp < 0x10000) {
-        b[0] = (char)(0xe0 | (cp >> 12));
-        b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        b[2] = (char)(0x80 | (cp & 0x3f));
-        n = 3;
-    } else {
-        b[0] = (char)(0xf0 | (cp >> 18));
-        b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        b[3] = (char)(0x80 | (cp & 0x3f));
-        n = 4;
-    }
-    int rc = md_buf_append(&p->sb, b, n);
+    int rc = md_buf_append(&p->sb, b, md_utf8_encode(cp, b));
     return rc ? jp_fail(p, rc, "string too long") : 0;
-}
-
-/* Length of a valid UTF-8 sequence starting at s (at most n bytes), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
 }
 
 /* One escape sequence (p->pos just past the backslash), its value appended to p->sb. */
@@ -200,7 +147,7 @@ static int jp_string(jp *p, const char **out, size_t *n)
         if (ch < 0x20)
             return jp_fail(p, MANDATE_EPARSE, "control character in string");
         if (ch >= 0x80) {
-            size_t k = utf8_seq((const unsigned char *)p->s + p->pos, p->len - p->pos);
+            size_t k = md_utf8_decode(p->s + p->pos, p->len - p->pos, NULL);
             if (!k)
                 return jp_fail(p, MANDATE_EPARSE, "invalid UTF-8 in string");
             p->pos += k;

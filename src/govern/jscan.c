@@ -117,10 +117,10 @@ typedef struct wanted {
     uint64_t first[4]; /* the set of the names' first bytes */
     size_t lens[MD_JSCAN_MAX_KEYS];
     size_t n;
-    md_jv *out;
+    md_jsv *out;
 } wanted;
 
-static int scan_value(const char *p, const char *end, int depth, md_jv *v, const char **next);
+static int scan_value(const char *p, const char *end, int depth, md_jsv *v, const char **next);
 
 /* p is at '{'. Members named in w go to w->out (w NULL: only check and skip). */
 static int scan_object(const char *p, const char *end, int depth, const wanted *w,
@@ -140,14 +140,14 @@ static int scan_object(const char *p, const char *end, int depth, const wanted *
         if (!q || q >= end || *q != ':')
             return MANDATE_EPARSE;
         size_t key_len = (size_t)(q - 1 - key);
-        md_jv v;
+        md_jsv v;
         if (scan_value(q + 1, end, depth + 1, &v, &p))
             return MANDATE_EPARSE;
         unsigned char k0 = (unsigned char)key[0];
         bool maybe = w && key_len && (w->first[k0 >> 6] >> (k0 & 63) & 1);
         for (size_t i = 0; maybe && i < w->n; i++) {
             if (w->lens[i] == key_len && memcmp(w->keys[i], key, key_len) == 0) {
-                if (w->out[i].kind != MD_JV_ABSENT)
+                if (w->out[i].kind != MD_JSV_ABSENT)
                     return MANDATE_EPARSE; /* a member asked for occurs twice */
                 w->out[i] = v;
                 break;
@@ -176,7 +176,7 @@ static int scan_array(const char *p, const char *end, int depth, const char **ne
         return 0;
     }
     for (;;) {
-        md_jv v;
+        md_jsv v;
         if (scan_value(p, end, depth + 1, &v, &p))
             return MANDATE_EPARSE;
         if (p < end && *p == ',') {
@@ -191,62 +191,62 @@ static int scan_array(const char *p, const char *end, int depth, const char **ne
     }
 }
 
-static int scan_value(const char *p, const char *end, int depth, md_jv *v, const char **next)
+static int scan_value(const char *p, const char *end, int depth, md_jsv *v, const char **next)
 {
     if (p >= end)
         return MANDATE_EPARSE;
     const char *q = NULL;
-    md_jv_kind kind;
+    md_jsv_kind kind;
     switch (*p) {
     case '"':
         if (!(q = skip_string(p + 1, end)))
             return MANDATE_EPARSE;
-        *v = (md_jv){MD_JV_STRING, p + 1, (size_t)(q - p - 2)};
+        *v = (md_jsv){MD_JSV_STRING, p + 1, (size_t)(q - p - 2)};
         *next = q;
         return 0;
     case '{':
         if (scan_object(p, end, depth, NULL, &q))
             return MANDATE_EPARSE;
-        kind = MD_JV_OBJECT;
+        kind = MD_JSV_OBJECT;
         break;
     case '[':
         if (scan_array(p, end, depth, &q))
             return MANDATE_EPARSE;
-        kind = MD_JV_ARRAY;
+        kind = MD_JSV_ARRAY;
         break;
     case 't':
         q = skip_literal(p, end, "true", 4);
-        kind = MD_JV_TRUE;
+        kind = MD_JSV_TRUE;
         break;
     case 'f':
         q = skip_literal(p, end, "false", 5);
-        kind = MD_JV_FALSE;
+        kind = MD_JSV_FALSE;
         break;
     case 'n':
         q = skip_literal(p, end, "null", 4);
-        kind = MD_JV_NULL;
+        kind = MD_JSV_NULL;
         break;
     default:
         q = skip_number(p, end);
-        kind = MD_JV_NUMBER;
+        kind = MD_JSV_NUMBER;
         break;
     }
     if (!q)
         return MANDATE_EPARSE;
-    *v = (md_jv){kind, p, (size_t)(q - p)};
+    *v = (md_jsv){kind, p, (size_t)(q - p)};
     *next = q;
     return 0;
 }
 
 int md_jscan_object(const char *text, size_t len, const char *const *keys, size_t n_keys,
-                    md_jv *out)
+                    md_jsv *out)
 {
     if (n_keys > MD_JSCAN_MAX_KEYS)
         return MANDATE_EINVAL;
     wanted w = {.keys = keys, .n = n_keys, .out = out};
     for (size_t i = 0; i < n_keys; i++) {
         unsigned char k0 = (unsigned char)keys[i][0];
-        out[i] = (md_jv){MD_JV_ABSENT, NULL, 0};
+        out[i] = (md_jsv){MD_JSV_ABSENT, NULL, 0};
         w.lens[i] = strlen(keys[i]);
         w.first[k0 >> 6] |= 1ull << (k0 & 63);
     }
@@ -257,9 +257,9 @@ int md_jscan_object(const char *text, size_t len, const char *const *keys, size_
     return 0;
 }
 
-int md_jscan_array_next(md_jv array, size_t *pos, md_jv *item)
+int md_jscan_array_next(md_jsv array, size_t *pos, md_jsv *item)
 {
-    if (array.kind != MD_JV_ARRAY || array.n < 2 || array.p[0] != '[' ||
+    if (array.kind != MD_JSV_ARRAY || array.n < 2 || array.p[0] != '[' ||
         array.p[array.n - 1] != ']')
         return MANDATE_EPARSE;
     const char *end = array.p + array.n, *p;
@@ -276,19 +276,19 @@ int md_jscan_array_next(md_jv array, size_t *pos, md_jv *item)
     return 1;
 }
 
-bool md_jv_is(md_jv v, const char *lit)
+bool md_jsv_is(md_jsv v, const char *lit)
 {
-    return v.kind == MD_JV_STRING && strncmp(lit, v.p, v.n) == 0 && lit[v.n] == '\0';
+    return v.kind == MD_JSV_STRING && strncmp(lit, v.p, v.n) == 0 && lit[v.n] == '\0';
 }
 
-bool md_jv_nonempty_array(md_jv v)
+bool md_jsv_nonempty_array(md_jsv v)
 {
-    return v.kind == MD_JV_ARRAY && v.n > 2;
+    return v.kind == MD_JSV_ARRAY && v.n > 2;
 }
 
-int md_jscan_int(md_jv v, int64_t *out)
+int md_jscan_int(md_jsv v, int64_t *out)
 {
-    if (v.kind != MD_JV_NUMBER || v.n == 0)
+    if (v.kind != MD_JSV_NUMBER || v.n == 0)
         return MANDATE_EPARSE;
     size_t i = v.p[0] == '-';
     if (i == v.n)
@@ -319,67 +319,20 @@ static uint32_t hex4(const char *p)
     return x;
 }
 
-static size_t put_utf8(char *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | cp >> 6);
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | cp >> 12);
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | cp >> 18);
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
 /* Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF. */
 static bool utf8_valid(const unsigned char *s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        uint32_t c = s[i];
-        size_t len;
-        uint32_t min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            len = 2, min = 0x80, c &= 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3, min = 0x800, c &= 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4, min = 0x10000, c &= 0x07;
-        } else {
+    for (size_t i = 0, len; i < n; i += len)
+        if (s[i] < 0x80)
+            len = 1;
+        else if (!(len = md_utf8_decode(s + i, n - i, NULL)))
             return false;
-        }
-        if (n - i < len)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            c = c << 6 | (s[i + k] & 0x3f);
-        }
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-            return false;
-        i += len;
-    }
     return true;
 }
 
-int md_jscan_str_decode(md_jv v, char *out, size_t *out_len)
+int md_jscan_str_decode(md_jsv v, char *out, size_t *out_len)
 {
-    if (v.kind != MD_JV_STRING)
+    if (v.kind != MD_JSV_STRING)
         return MANDATE_EPARSE;
     const char *p = v.p, *end = v.p + v.n;
     size_t o = 0;
@@ -415,7 +368,7 @@ int md_jscan_str_decode(md_jv v, char *out, size_t *out_len)
             cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
             p += 6;
         }
-        o += put_utf8(out + o, cp);
+        o += md_utf8_encode(cp, out + o);
     }
     if (!utf8_valid((const unsigned char *)out, o))
         return MANDATE_EPARSE;

@@ -130,7 +130,7 @@ static int nomem(report *r)
 }
 
 /* Copies a decoded string into the arena. */
-static int decode(report *r, md_jv v, char **out, size_t *out_len)
+static int decode(report *r, md_jsv v, char **out, size_t *out_len)
 {
     char *s = md_arena_alloc(r->arena, v.n + 1);
     if (!s)
@@ -141,7 +141,7 @@ static int decode(report *r, md_jv v, char **out, size_t *out_len)
 }
 
 /* The slot of a workflow uid (raw string value), made on first sight. */
-static int wf_slot(report *r, uint64_t index, int type, md_jv uid, uint32_t *slot)
+static int wf_slot(report *r, uint64_t index, int type, md_jsv uid, uint32_t *slot)
 {
     uint64_t h = hash_raw(uid.p, uid.n);
     size_t mask = r->wf_map_cap - 1, i = h & mask;
@@ -206,7 +206,7 @@ static deleg *dl_find(deleg *t, size_t cap, uint64_t h, const char *p, size_t n)
     return &t[i];
 }
 
-static int dl_put(report *r, md_jv jti, bool ok)
+static int dl_put(report *r, md_jsv jti, bool ok)
 {
     if ((r->n_dl + 1) * 2 > r->dl_cap) {
         size_t ncap = r->dl_cap ? r->dl_cap * 2 : 1024;
@@ -233,7 +233,7 @@ static int dl_put(report *r, md_jv jti, bool ok)
     return 0;
 }
 
-static bool dl_ok(const report *r, md_jv jti)
+static bool dl_ok(const report *r, md_jsv jti)
 {
     if (!r->dl_cap)
         return false;
@@ -243,13 +243,13 @@ static bool dl_ok(const report *r, md_jv jti)
 
 /* ---- reading entries ---- */
 
-enum { K_ABSENT = 1 << MD_JV_ABSENT, K_NULL = 1 << MD_JV_NULL, K_NUMBER = 1 << MD_JV_NUMBER };
-enum { K_STRING = 1 << MD_JV_STRING, K_ARRAY = 1 << MD_JV_ARRAY, K_OBJECT = 1 << MD_JV_OBJECT };
+enum { K_ABSENT = 1 << MD_JSV_ABSENT, K_NULL = 1 << MD_JSV_NULL, K_NUMBER = 1 << MD_JSV_NUMBER };
+enum { K_STRING = 1 << MD_JSV_STRING, K_ARRAY = 1 << MD_JSV_ARRAY, K_OBJECT = 1 << MD_JSV_OBJECT };
 #define K_OPT (K_ABSENT | K_NULL)
 
 /* Scans body for keys, each of which must be of one of the kinds in its mask. */
 static int read_fields(report *r, uint64_t index, int type, const char *body, size_t len,
-                       const char *const *keys, const unsigned *kinds, size_t n, md_jv *out)
+                       const char *const *keys, const unsigned *kinds, size_t n, md_jsv *out)
 {
     if (md_jscan_object(body, len, keys, n, out))
         return corrupt(r, index, type, "the body is not a well-formed JSON object");
@@ -273,19 +273,19 @@ static bool in_window(const report *r, int64_t t)
     return t >= r->since && t < r->until;
 }
 
-static bool impactful(md_jv impact, bool *yes)
+static bool impactful(md_jsv impact, bool *yes)
 {
     *yes = false;
-    if (impact.kind != MD_JV_ARRAY)
+    if (impact.kind != MD_JSV_ARRAY)
         return true;
     size_t pos = 0;
-    md_jv item;
+    md_jsv item;
     int got;
     while ((got = md_jscan_array_next(impact, &pos, &item)) == 1) {
-        if (item.kind != MD_JV_STRING)
+        if (item.kind != MD_JSV_STRING)
             return false;
-        if (md_jv_is(item, "customer") || md_jv_is(item, "employee") ||
-            md_jv_is(item, "production"))
+        if (md_jsv_is(item, "customer") || md_jsv_is(item, "employee") ||
+            md_jsv_is(item, "production"))
             *yes = true;
     }
     return got == 0;
@@ -303,15 +303,15 @@ static int on_decision(report *r, uint64_t index, int64_t t, const char *body, s
                                       K_OPT | K_STRING};
     if (t >= r->until)
         return 0;
-    md_jv v[N];
+    md_jsv v[N];
     int rc = read_fields(r, index, MANDATE_ENTRY_DECISION, body, len, keys, kinds, N, v);
     if (rc)
         return rc;
-    bool agent = md_jv_is(v[KIND], "agent"), allow = md_jv_is(v[DECISION], "allow");
-    bool requested_approval = agent && md_jv_is(v[DECISION], "approval_required");
+    bool agent = md_jsv_is(v[KIND], "agent"), allow = md_jsv_is(v[DECISION], "allow");
+    bool requested_approval = agent && md_jsv_is(v[DECISION], "approval_required");
     bool window = in_window(r, t);
     uint32_t wf = 0;
-    if (v[WORKFLOW].kind == MD_JV_STRING && (window || requested_approval) &&
+    if (v[WORKFLOW].kind == MD_JSV_STRING && (window || requested_approval) &&
         (rc = wf_slot(r, index, MANDATE_ENTRY_DECISION, v[WORKFLOW], &wf)))
         return rc;
     if (requested_approval && wf) {
@@ -332,13 +332,13 @@ static int on_decision(report *r, uint64_t index, int64_t t, const char *body, s
                 return corrupt(r, index, MANDATE_ENTRY_DECISION, "impact is not a list of names");
             c->ai_allowed++;
             if (imp) {
-                md_jv a = v[ACCOUNTABLE];
+                md_jsv a = v[ACCOUNTABLE];
                 c->impactful++;
-                c->imp_accountable += a.kind == MD_JV_STRING && a.n > sizeof human_prefix - 1 &&
+                c->imp_accountable += a.kind == MD_JSV_STRING && a.n > sizeof human_prefix - 1 &&
                                       memcmp(a.p, human_prefix, sizeof human_prefix - 1) == 0;
-                c->imp_approved += md_jv_is(v[MODE], "verified") || md_jv_is(v[MODE], "decided");
+                c->imp_approved += md_jsv_is(v[MODE], "verified") || md_jsv_is(v[MODE], "decided");
             }
-            c->deleg_ok += v[DELEGATION].kind == MD_JV_STRING && dl_ok(r, v[DELEGATION]);
+            c->deleg_ok += v[DELEGATION].kind == MD_JSV_STRING && dl_ok(r, v[DELEGATION]);
         }
     }
     if (allow) {
@@ -370,10 +370,10 @@ static int on_outcome(report *r, uint64_t index, int64_t t, const char *body, si
     static const unsigned kinds[N] = {K_OPT | K_NUMBER, K_OPT | K_STRING, K_OPT | K_STRING};
     if (t >= r->until || r->n_al == 0)
         return 0;
-    md_jv v[N];
+    md_jsv v[N];
     int64_t di;
     int rc = read_fields(r, index, MANDATE_ENTRY_OUTCOME, body, len, keys, kinds, N, v);
-    if (rc || v[DECISION].kind != MD_JV_NUMBER)
+    if (rc || v[DECISION].kind != MD_JSV_NUMBER)
         return rc;
     if (md_jscan_int(v[DECISION], &di))
         return corrupt(r, index, MANDATE_ENTRY_OUTCOME, "decision is not a ledger index");
@@ -384,8 +384,8 @@ static int on_outcome(report *r, uint64_t index, int64_t t, const char *body, si
         return 0;
     cell *c = &r->wf[a->wf].series[a->bucket];
     c->outcomes++;
-    c->overrides += md_jv_is(v[DISPOSITION], "edited") || md_jv_is(v[DISPOSITION], "rejected");
-    if (v[SHA256].kind == MD_JV_STRING && v[SHA256].n > 0 && (a->flags & ALLOWED_AGENT) &&
+    c->overrides += md_jsv_is(v[DISPOSITION], "edited") || md_jsv_is(v[DISPOSITION], "rejected");
+    if (v[SHA256].kind == MD_JSV_STRING && v[SHA256].n > 0 && (a->flags & ALLOWED_AGENT) &&
         !(a->flags & ALLOWED_DIGEST)) {
         a->flags |= ALLOWED_DIGEST;
         c->digests++;
@@ -400,13 +400,13 @@ static int on_approval(report *r, uint64_t index, int64_t t, const char *body, s
     static const unsigned kinds[N] = {K_OPT | K_NUMBER, K_OPT | K_STRING, K_OPT | K_NUMBER};
     if (!in_window(r, t))
         return 0;
-    md_jv v[N];
+    md_jsv v[N];
     int64_t req = -1, ms = 0;
     int rc = read_fields(r, index, MANDATE_ENTRY_APPROVAL, body, len, keys, kinds, N, v);
-    if (rc || !(md_jv_is(v[EVENT], "approved") || md_jv_is(v[EVENT], "rejected")))
+    if (rc || !(md_jsv_is(v[EVENT], "approved") || md_jsv_is(v[EVENT], "rejected")))
         return rc;
-    if ((v[REQUEST].kind == MD_JV_NUMBER && md_jscan_int(v[REQUEST], &req)) ||
-        (v[DWELL].kind == MD_JV_NUMBER && md_jscan_int(v[DWELL], &ms)))
+    if ((v[REQUEST].kind == MD_JSV_NUMBER && md_jscan_int(v[REQUEST], &req)) ||
+        (v[DWELL].kind == MD_JSV_NUMBER && md_jscan_int(v[DWELL], &ms)))
         return corrupt(r, index, MANDATE_ENTRY_APPROVAL,
                        "request_index or dwell_ms is not an "
                        "integer");
@@ -415,7 +415,7 @@ static int on_approval(report *r, uint64_t index, int64_t t, const char *body, s
         FIND_INDEX(r->rq, r->n_rq, (uint64_t)req, q);
     uint32_t wf = q ? q->wf : 0, b = bucket_of(r, t);
     r->wf[wf].series[b].approvals++;
-    if (v[DWELL].kind == MD_JV_NUMBER) {
+    if (v[DWELL].kind == MD_JSV_NUMBER) {
         if (room(&r->dw, &r->cap_dw, r->n_dw, sizeof *r->dw))
             return nomem(r);
         r->dw[r->n_dw++] = (dwell){ms, wf, (uint16_t)b};
@@ -434,12 +434,12 @@ static int on_registry(report *r, uint64_t index, int64_t t, const char *body, s
     static const unsigned pkinds[NP] = {K_OPT | K_ARRAY, K_OPT | K_STRING};
     if (t >= r->until)
         return 0;
-    md_jv v[N], p[NP] = {{0}};
+    md_jsv v[N], p[NP] = {{0}};
     int rc = read_fields(r, index, MANDATE_ENTRY_REGISTRY, body, len, keys, kinds, N, v);
-    if (rc || !md_jv_is(v[OP], "add") || !md_jv_is(v[KIND], "workflow") ||
-        v[UID].kind != MD_JV_STRING || v[UID].n == 0)
+    if (rc || !md_jsv_is(v[OP], "add") || !md_jsv_is(v[KIND], "workflow") ||
+        v[UID].kind != MD_JSV_STRING || v[UID].n == 0)
         return rc;
-    if (v[PRINCIPAL].kind == MD_JV_OBJECT &&
+    if (v[PRINCIPAL].kind == MD_JSV_OBJECT &&
         (rc = read_fields(r, index, MANDATE_ENTRY_REGISTRY, v[PRINCIPAL].p, v[PRINCIPAL].n, pkeys,
                           pkinds, NP, p)))
         return rc;
@@ -448,9 +448,9 @@ static int on_registry(report *r, uint64_t index, int64_t t, const char *body, s
         return rc;
     workflow *w = &r->wf[s];
     w->registered = true;
-    w->outputs = md_jv_nonempty_array(p[OUTPUTS]);
+    w->outputs = md_jsv_nonempty_array(p[OUTPUTS]);
     w->owner = NULL;
-    if (p[OWNER].kind == MD_JV_STRING && (rc = decode(r, p[OWNER], &w->owner, &w->owner_len)))
+    if (p[OWNER].kind == MD_JSV_STRING && (rc = decode(r, p[OWNER], &w->owner, &w->owner_len)))
         return rc == MANDATE_ENOMEM ? nomem(r)
                                     : corrupt(r, index, MANDATE_ENTRY_REGISTRY, "bad owner uid");
     return 0;
@@ -464,16 +464,16 @@ static int on_delegation(report *r, uint64_t index, int64_t t, const char *body,
                                       K_OPT | K_STRING, K_OPT | K_STRING, K_OPT | K_ARRAY};
     if (t >= r->until)
         return 0;
-    md_jv v[N];
+    md_jsv v[N];
     int rc = read_fields(r, index, MANDATE_ENTRY_DELEGATION, body, len, keys, kinds, N, v);
-    if (rc || !md_jv_is(v[OP], "delegate") || v[JTI].kind != MD_JV_STRING)
+    if (rc || !md_jsv_is(v[OP], "delegate") || v[JTI].kind != MD_JSV_STRING)
         return rc;
     int64_t iat = 0, exp = 0, life;
-    bool timed = v[IAT].kind == MD_JV_NUMBER && v[EXP].kind == MD_JV_NUMBER;
+    bool timed = v[IAT].kind == MD_JSV_NUMBER && v[EXP].kind == MD_JSV_NUMBER;
     if (timed && (md_jscan_int(v[IAT], &iat) || md_jscan_int(v[EXP], &exp)))
         return corrupt(r, index, MANDATE_ENTRY_DELEGATION, "iat or exp is not an integer");
     bool ok = timed && !__builtin_sub_overflow(exp, iat, &life) && life > 0 && life <= r->long_s &&
-              md_jv_nonempty_array(v[ACTIONS]) && md_jv_nonempty_array(v[RESOURCES]);
+              md_jsv_nonempty_array(v[ACTIONS]) && md_jsv_nonempty_array(v[RESOURCES]);
     return dl_put(r, v[JTI], ok);
 }
 
@@ -932,7 +932,7 @@ static int report_init(report *r, const md_report_opts *o, md_diag *d)
     if (!r->arena || !r->wf_map)
         return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "report: out of memory");
     uint32_t none;
-    return wf_slot(r, 0, 0, (md_jv){MD_JV_STRING, "", 0}, &none);
+    return wf_slot(r, 0, 0, (md_jsv){MD_JSV_STRING, "", 0}, &none);
 }
 
 int md_report_build(mandate_ledger *l, const md_report_opts *o, char **json_out, md_diag *d)

@@ -138,9 +138,9 @@ static uint32_t names_get(names *t, const char *s, size_t n, bool add, int *rc)
 }
 
 /* The id of a JSON string value (decoded), 0 when v is not a usable string. */
-static uint32_t names_jv(names *t, md_jv v, int *rc)
+static uint32_t names_jv(names *t, md_jsv v, int *rc)
 {
-    if (v.kind != MD_JV_STRING || v.n > MAX_NAME)
+    if (v.kind != MD_JSV_STRING || v.n > MAX_NAME)
         return 0;
     if (!memchr(v.p, '\\', v.n))
         return names_get(t, v.p, v.n, true, rc);
@@ -152,9 +152,9 @@ static uint32_t names_jv(names *t, md_jv v, int *rc)
 }
 
 /* The entity type part of a uid's text (Ns::Type::"id" -> Ns::Type), as a name. */
-static uint32_t names_type_of(names *t, md_jv v, int *rc)
+static uint32_t names_type_of(names *t, md_jsv v, int *rc)
 {
-    if (v.kind != MD_JV_STRING || v.n > MAX_NAME)
+    if (v.kind != MD_JSV_STRING || v.n > MAX_NAME)
         return 0;
     char buf[MAX_NAME + 1];
     size_t n;
@@ -356,8 +356,8 @@ static void add_pair(review *r, agent_acc *a, uint64_t pair)
         a->pairs[a->n_pairs++] = pair;
 }
 
-static void deny_add(review *r, uint32_t agent, uint32_t action, uint32_t rtype, md_jv check,
-                     md_jv reason, uint64_t index)
+static void deny_add(review *r, uint32_t agent, uint32_t action, uint32_t rtype, md_jsv check,
+                     md_jsv reason, uint64_t index)
 {
     uint64_t g;
     if (!map_get(&r->group_of, pack(agent, action), &g)) {
@@ -380,7 +380,7 @@ static void deny_add(review *r, uint32_t agent, uint32_t action, uint32_t rtype,
         dg->checks[dg->n_checks++] = c;
     if (k < MAX_CHECKS)
         dg->counts[k]++;
-    if (dg->n_reasons == MAX_REASONS || reason.kind != MD_JV_STRING || !reason.n ||
+    if (dg->n_reasons == MAX_REASONS || reason.kind != MD_JSV_STRING || !reason.n ||
         reason.n > MAX_NAME)
         return;
     char buf[MAX_NAME + 1];
@@ -418,11 +418,11 @@ static bool in_window(const review *r, int64_t t)
     return t >= r->o->since_ms && t < r->o->until_ms;
 }
 
-static void count_policies(review *r, md_jv list)
+static void count_policies(review *r, md_jsv list)
 {
     size_t pos = 0;
-    md_jv it;
-    while (list.kind == MD_JV_ARRAY && md_jscan_array_next(list, &pos, &it) == 1) {
+    md_jsv it;
+    while (list.kind == MD_JSV_ARRAY && md_jscan_array_next(list, &pos, &it) == 1) {
         uint32_t id = names_jv(&r->nm, it, &r->rc);
         if (id)
             r->nm.v[id].determined++;
@@ -447,15 +447,15 @@ static void on_decision(review *r, uint64_t index, int64_t t, const char *body, 
         REASONS,
         RESOURCE
     };
-    md_jv v[MD_ARRAY_LEN(keys)];
+    md_jsv v[MD_ARRAY_LEN(keys)];
     if (md_jscan_object(body, len, keys, MD_ARRAY_LEN(keys), v))
         return; /* not a decision body this review can read */
     uint32_t jti = names_jv(&r->nm, v[DELEGATION], &r->rc);
     if (jti)
         r->nm.v[jti].flags |= NAME_USED;
     uint32_t principal = names_jv(&r->nm, v[PRINCIPAL], &r->rc);
-    bool allow = md_jv_is(v[DECISION], "allow"), deny = md_jv_is(v[DECISION], "deny");
-    if (md_jv_is(v[DECISION], "approval_required")) {
+    bool allow = md_jsv_is(v[DECISION], "allow"), deny = md_jsv_is(v[DECISION], "deny");
+    if (md_jsv_is(v[DECISION], "approval_required")) {
         uint32_t delegator = names_jv(&r->nm, v[DELEGATOR], &r->rc);
         if (map_put(&r->requests, index, pack(delegator, principal)))
             r->rc = MANDATE_ENOMEM;
@@ -482,7 +482,7 @@ static void on_decision(review *r, uint64_t index, int64_t t, const char *body, 
         if (allow)
             add_pair(r, &r->agents[r->nm.v[principal].agent - 1], pack(action, rtype));
     }
-    if (deny && action && md_jv_is(v[KIND], "agent"))
+    if (deny && action && md_jsv_is(v[KIND], "agent"))
         deny_add(r, principal, action, rtype, v[CHECK], v[REASON], index);
 }
 
@@ -496,11 +496,11 @@ static void on_approval(review *r, uint64_t index, int64_t t, const char *body, 
     static const char *const keys[] = {"approval", "approver",  "dwell_ms",
                                        "event",    "principal", "request_index"};
     enum { APPROVAL, APPROVER, DWELL, EVENT, PRINCIPAL, REQUEST };
-    md_jv v[MD_ARRAY_LEN(keys)];
+    md_jsv v[MD_ARRAY_LEN(keys)];
     if (!in_window(r, t) || md_jscan_object(body, len, keys, MD_ARRAY_LEN(keys), v))
         return;
-    bool approved = md_jv_is(v[EVENT], "approved");
-    if (!approved && !md_jv_is(v[EVENT], "rejected"))
+    bool approved = md_jsv_is(v[EVENT], "approved");
+    if (!approved && !md_jsv_is(v[EVENT], "rejected"))
         return;
     uint32_t who = names_jv(&r->nm, v[APPROVER], &r->rc);
     approver_acc *a = who ? approver_of(r, who) : NULL;
@@ -539,7 +539,7 @@ static void on_approval(review *r, uint64_t index, int64_t t, const char *body, 
     *b = (breach){who, agent, delegator, owner, index, (uint64_t)req, NULL};
     char buf[MAX_NAME + 1];
     size_t n;
-    if (v[APPROVAL].kind == MD_JV_STRING && v[APPROVAL].n <= MAX_NAME &&
+    if (v[APPROVAL].kind == MD_JSV_STRING && v[APPROVAL].n <= MAX_NAME &&
         !md_jscan_str_decode(v[APPROVAL], buf, &n) &&
         !(b->approval = md_arena_strndup(r->a, buf, n)))
         r->rc = MANDATE_ENOMEM;
@@ -549,7 +549,7 @@ static void on_delegation(review *r, uint64_t index, int64_t t, const char *body
 {
     static const char *const keys[] = {"delegators", "exp", "iat", "jti", "parent", "subject"};
     enum { DELEGATORS, EXP, IAT, JTI, PARENT, SUBJECT };
-    md_jv v[MD_ARRAY_LEN(keys)];
+    md_jsv v[MD_ARRAY_LEN(keys)];
     if (t >= r->o->until_ms || md_jscan_object(body, len, keys, MD_ARRAY_LEN(keys), v))
         return;
     uint32_t jti = names_jv(&r->nm, v[JTI], &r->rc);
@@ -561,7 +561,7 @@ static void on_delegation(review *r, uint64_t index, int64_t t, const char *body
     dl.parent = names_jv(&r->nm, v[PARENT], &r->rc);
     dl.subject = names_jv(&r->nm, v[SUBJECT], &r->rc);
     size_t pos = 0;
-    md_jv it;
+    md_jsv it;
     while (md_jscan_array_next(v[DELEGATORS], &pos, &it) == 1)
         dl.root = names_jv(&r->nm, it, &r->rc); /* the last one is the root delegator */
     if (grow(&r->delegs, &r->cap_delegs, r->n_delegs + 1, sizeof *r->delegs)) {
@@ -576,7 +576,7 @@ static void on_small(review *r, int type, uint64_t index, int64_t t, const char 
 {
     static const char *const keys[] = {"jti", "op", "policies", "uid"};
     enum { JTI, OP, POLICIES, UID };
-    md_jv v[MD_ARRAY_LEN(keys)];
+    md_jsv v[MD_ARRAY_LEN(keys)];
     if (md_jscan_object(body, len, keys, MD_ARRAY_LEN(keys), v))
         return;
     if (type == MANDATE_ENTRY_REVOCATION) {
@@ -585,14 +585,14 @@ static void on_small(review *r, int type, uint64_t index, int64_t t, const char 
             r->nm.v[jti].flags |= NAME_REVOKED;
     } else if (type == MANDATE_ENTRY_REGISTRY) {
         uint32_t uid = names_jv(&r->nm, v[UID], &r->rc);
-        if (uid && md_jv_is(v[OP], "add"))
+        if (uid && md_jsv_is(v[OP], "add"))
             r->nm.v[uid].reg_add = (int64_t)index;
-        else if (uid && (md_jv_is(v[OP], "suspend") || md_jv_is(v[OP], "resume") ||
-                         md_jv_is(v[OP], "retire")))
+        else if (uid && (md_jsv_is(v[OP], "suspend") || md_jsv_is(v[OP], "resume") ||
+                         md_jsv_is(v[OP], "retire")))
             r->nm.v[uid].reg_status = (int64_t)index;
     } else if (type == MANDATE_ENTRY_POLICY && t < r->o->until_ms) {
         size_t pos = 0;
-        md_jv it;
+        md_jsv it;
         while (md_jscan_array_next(v[POLICIES], &pos, &it) == 1) {
             uint32_t id = names_jv(&r->nm, it, &r->rc);
             if (id)

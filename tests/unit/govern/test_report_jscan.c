@@ -13,12 +13,12 @@
 
 #include "govern/jscan.h"
 
-static int scan(const char *text, const char *const *keys, size_t n, md_jv *out)
+static int scan(const char *text, const char *const *keys, size_t n, md_jsv *out)
 {
     return md_jscan_object(text, strlen(text), keys, n, out);
 }
 
-static void expect_span(md_jv v, md_jv_kind kind, const char *text)
+static void expect_span(md_jsv v, md_jsv_kind kind, const char *text)
 {
     assert_int_equal(v.kind, kind);
     assert_int_equal(v.n, strlen(text));
@@ -29,30 +29,30 @@ static void test_members(void **state)
 {
     (void)state;
     static const char *const keys[] = {"a", "arr", "n", "obj", "s", "t", "z", "missing"};
-    md_jv v[8];
+    md_jsv v[8];
     const char *body = "{\"a\":-12.5e+3,\"arr\":[1,[2,{}],\"x\"],\"f\":false,\"n\":null,"
                        "\"obj\":{\"k\":{\"l\":[]}},\"s\":\"Human::\\\"alice\\\"\",\"t\":true,"
                        "\"z\":0}";
     assert_int_equal(scan(body, keys, 8, v), 0);
-    expect_span(v[0], MD_JV_NUMBER, "-12.5e+3");
-    expect_span(v[1], MD_JV_ARRAY, "[1,[2,{}],\"x\"]");
-    expect_span(v[2], MD_JV_NULL, "null");
-    expect_span(v[3], MD_JV_OBJECT, "{\"k\":{\"l\":[]}}");
-    expect_span(v[4], MD_JV_STRING, "Human::\\\"alice\\\"");
-    expect_span(v[5], MD_JV_TRUE, "true");
-    expect_span(v[6], MD_JV_NUMBER, "0");
-    assert_int_equal(v[7].kind, MD_JV_ABSENT);
-    assert_true(md_jv_is(v[4], "Human::\\\"alice\\\""));
-    assert_false(md_jv_is(v[4], "Human::\\\"alice"));
-    assert_false(md_jv_is(v[2], "null"));
-    assert_true(md_jv_nonempty_array(v[1]));
+    expect_span(v[0], MD_JSV_NUMBER, "-12.5e+3");
+    expect_span(v[1], MD_JSV_ARRAY, "[1,[2,{}],\"x\"]");
+    expect_span(v[2], MD_JSV_NULL, "null");
+    expect_span(v[3], MD_JSV_OBJECT, "{\"k\":{\"l\":[]}}");
+    expect_span(v[4], MD_JSV_STRING, "Human::\\\"alice\\\"");
+    expect_span(v[5], MD_JSV_TRUE, "true");
+    expect_span(v[6], MD_JSV_NUMBER, "0");
+    assert_int_equal(v[7].kind, MD_JSV_ABSENT);
+    assert_true(md_jsv_is(v[4], "Human::\\\"alice\\\""));
+    assert_false(md_jsv_is(v[4], "Human::\\\"alice"));
+    assert_false(md_jsv_is(v[2], "null"));
+    assert_true(md_jsv_nonempty_array(v[1]));
 
     /* Nested members are not top-level members; an escaped key is not the plain name. */
     static const char *const k[] = {"k", "ab"};
-    md_jv w[2];
+    md_jsv w[2];
     assert_int_equal(scan("{\"a\\u0062\":1,\"o\":{\"k\":1}}", k, 2, w), 0);
-    assert_int_equal(w[0].kind, MD_JV_ABSENT);
-    assert_int_equal(w[1].kind, MD_JV_ABSENT);
+    assert_int_equal(w[0].kind, MD_JSV_ABSENT);
+    assert_int_equal(w[1].kind, MD_JSV_ABSENT);
     assert_int_equal(scan("{}", k, 2, w), 0);
     /* A member asked for twice is refused; one not asked for is only checked. */
     assert_int_equal(scan("{\"k\":1,\"k\":2}", k, 2, w), MANDATE_EPARSE);
@@ -60,7 +60,7 @@ static void test_members(void **state)
     assert_int_equal(scan("{\"x\":1}", NULL, 0, NULL), 0);
     /* More names than the cap is misuse. */
     const char *many[MD_JSCAN_MAX_KEYS + 1];
-    md_jv mo[MD_JSCAN_MAX_KEYS + 1];
+    md_jsv mo[MD_JSCAN_MAX_KEYS + 1];
     for (size_t i = 0; i <= MD_JSCAN_MAX_KEYS; i++)
         many[i] = "k";
     assert_int_equal(scan("{}", many, MD_JSCAN_MAX_KEYS + 1, mo), MANDATE_EINVAL);
@@ -107,7 +107,7 @@ static void test_refused(void **state)
         "{\"a\":'x'}",
     };
     static const char *const keys[] = {"a"};
-    md_jv v[1];
+    md_jsv v[1];
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         if (scan(bad[i], keys, 1, v) != MANDATE_EPARSE)
             fail_msg("accepted: %s", bad[i]);
@@ -121,7 +121,7 @@ static void test_string_offsets(void **state)
 {
     (void)state;
     static const char *const keys[] = {"s", "t"};
-    md_jv v[2];
+    md_jsv v[2];
     char body[128], want[128];
     for (int len = 0; len < 40; len++) {
         for (int at = 0; at <= len; at++) {
@@ -135,7 +135,7 @@ static void test_string_offsets(void **state)
             assert_true(n > 0);
             if (scan(body, keys, 2, v))
                 fail_msg("refused: %s", body);
-            assert_int_equal(v[1].kind, MD_JV_NUMBER);
+            assert_int_equal(v[1].kind, MD_JSV_NUMBER);
             int m = snprintf(want, sizeof want, "%.*s\\\"", at, body + 6);
             assert_true((size_t)m <= v[0].n);
             assert_memory_equal(v[0].p, want, (size_t)m);
@@ -163,7 +163,7 @@ static void test_depth(void **state)
     (void)state;
     char body[512];
     static const char *const keys[] = {"a"};
-    md_jv v[1];
+    md_jsv v[1];
     for (int depth = 60; depth <= 66; depth++) {
         int n = snprintf(body, sizeof body, "{\"a\":");
         for (int i = 0; i < depth; i++)
@@ -182,10 +182,11 @@ static void test_arrays(void **state)
 {
     (void)state;
     static const char *const keys[] = {"a", "e", "s"};
-    md_jv v[3], item;
+    md_jsv v[3], item;
     assert_int_equal(
         scan("{\"a\":[1,\"x\",[2,3],{\"b\":[]},null],\"e\":[],\"s\":\"[]\"}", keys, 3, v), 0);
-    const md_jv_kind kinds[] = {MD_JV_NUMBER, MD_JV_STRING, MD_JV_ARRAY, MD_JV_OBJECT, MD_JV_NULL};
+    const md_jsv_kind kinds[] = {MD_JSV_NUMBER, MD_JSV_STRING, MD_JSV_ARRAY, MD_JSV_OBJECT,
+                                 MD_JSV_NULL};
     const char *texts[] = {"1", "x", "[2,3]", "{\"b\":[]}", "null"};
     size_t pos = 0;
     for (int i = 0; i < 5; i++) {
@@ -195,15 +196,15 @@ static void test_arrays(void **state)
     assert_int_equal(md_jscan_array_next(v[0], &pos, &item), 0);
     pos = 0;
     assert_int_equal(md_jscan_array_next(v[1], &pos, &item), 0);
-    assert_false(md_jv_nonempty_array(v[1]));
+    assert_false(md_jsv_nonempty_array(v[1]));
     pos = 0;
     assert_int_equal(md_jscan_array_next(v[2], &pos, &item), MANDATE_EPARSE);
-    assert_false(md_jv_nonempty_array(v[2]));
+    assert_false(md_jsv_nonempty_array(v[2]));
 }
 
-static md_jv num(const char *s)
+static md_jsv num(const char *s)
 {
-    return (md_jv){MD_JV_NUMBER, s, strlen(s)};
+    return (md_jsv){MD_JSV_NUMBER, s, strlen(s)};
 }
 
 static void test_integers(void **state)
@@ -230,13 +231,13 @@ static void test_integers(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         if (md_jscan_int(num(bad[i]), &x) != MANDATE_EPARSE)
             fail_msg("accepted %s", bad[i]);
-    assert_int_equal(md_jscan_int((md_jv){MD_JV_STRING, "1", 1}, &x), MANDATE_EPARSE);
-    assert_int_equal(md_jscan_int((md_jv){MD_JV_ABSENT, NULL, 0}, &x), MANDATE_EPARSE);
+    assert_int_equal(md_jscan_int((md_jsv){MD_JSV_STRING, "1", 1}, &x), MANDATE_EPARSE);
+    assert_int_equal(md_jscan_int((md_jsv){MD_JSV_ABSENT, NULL, 0}, &x), MANDATE_EPARSE);
 }
 
-static md_jv str(const char *s)
+static md_jsv str(const char *s)
 {
-    return (md_jv){MD_JV_STRING, s, strlen(s)};
+    return (md_jsv){MD_JSV_STRING, s, strlen(s)};
 }
 
 static void expect_decoded(const char *raw, const char *want, size_t want_len)
