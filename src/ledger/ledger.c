@@ -114,8 +114,10 @@ static int to_public(md_diag *d, mandate_diag *out, int rc)
         out->code = rc ? (d->code ? d->code : rc) : 0;
         out->line = d->line;
         out->column = d->col;
-        snprintf(out->message, sizeof out->message, "%s",
-                 rc ? (d->msg[0] ? d->msg : mandate_strerror(rc)) : "");
+        out->message[0] = '\0'; /* no formatting on success: every append passes here */
+        if (rc)
+            snprintf(out->message, sizeof out->message, "%s",
+                     d->msg[0] ? d->msg : mandate_strerror(rc));
     }
     return rc;
 }
