@@ -132,10 +132,15 @@ typedef struct sq_store {
     sq_ckpt *ckpt;
 } sq_store;
 
+/* How an iterator reads: plain (key, data) rows; ledger_tree (pos, hash) rows from a scan (one
+ * level, or MD_STORE_TREE); or one level's nodes by point lookups. */
+enum it_mode { IT_ROWS, IT_TREE_SCAN, IT_TREE_POINTS };
+
 struct md_store_iter {
     sq_store *s;
     sqlite3_stmt *st;
     int kind;
+    enum it_mode mode;
     /* ledger_tree nodes of one level: point lookups of index `next` while the level is
      * contiguous (st), and a scan for the next stored node after a gap (gap). */
     unsigned level;
@@ -640,13 +645,14 @@ static int sq_iter_open(md_store *base, int kind, unsigned level, uint64_t from,
             sqlite3_bind_int64(it->st, 1, it->next == UINT64_MAX ? INT64_MAX : pos);
             sqlite3_bind_int(it->st, 2, (int)level);
         }
-        it->kind = level <= SCAN_MAX_LEVEL ? -MD_STORE_NODES : MD_STORE_NODES;
+        it->mode = level <= SCAN_MAX_LEVEL ? IT_TREE_SCAN : IT_TREE_POINTS;
         *out = it;
         return 0;
     }
     sqlite3_bind_int64(it->st, 1, (sqlite3_int64)from);
     if (kind == MD_STORE_NODES)
         sqlite3_bind_int(it->st, 2, (int)level);
+    it->mode = kind == MD_STORE_TREE ? IT_TREE_SCAN : IT_ROWS;
     *out = it;
     return 0;
 }
@@ -708,14 +714,14 @@ static int tree_point_next(md_store_iter *it, md_store_row *row, md_diag *d)
 
 static int sq_iter_next(md_store_iter *it, md_store_row *row, md_diag *d)
 {
-    if (it->kind == MD_STORE_NODES && !it->s->legacy_nodes)
+    if (it->mode == IT_TREE_POINTS)
         return tree_point_next(it, row, d);
     int rc = sqlite3_step(it->st);
     if (rc == SQLITE_DONE)
         return 0;
     if (rc != SQLITE_ROW)
         return sq_err(it->s, d, MANDATE_ESTORE, "scanning rows");
-    if (it->kind == -MD_STORE_NODES || it->kind == MD_STORE_TREE)
+    if (it->mode == IT_TREE_SCAN)
         return tree_row(it, it->st, row, d);
     row->level = 0;
     sqlite3_int64 k = sqlite3_column_int64(it->st, 0);
