@@ -3,8 +3,9 @@
 # workload of ../shared/bench (N=1000: 56 policies, ~1000 entities, 10,000 requests), with every
 # decision appended to the evidence ledger and durable before its response. Checks the server's
 # decisions against the reference engine's expected_decisions.jsonl first, then prints
-# decisions/s and p50/p99 latency (median of RUNS runs), and the ledger's group commits during the
-# runs (from /metrics: commits, entries per commit, mean write and commit time).
+# decisions/s and p50/p99 latency (median of RUNS runs), the server's CPU time per decision
+# (/proc), and the ledger's group commits during the runs (from /metrics: commits, entries per
+# commit, mean write and commit time).
 #
 # Then runs Cerbos (@cerbos/cerbos-linux-x64 from npm, through ../shared/bench/peers/cerbos_bench.js)
 # on the same requests with the same connection count, so the two figures come from one run.
@@ -101,12 +102,20 @@ echo "mandate serve: $THREADS threads, wrk -t$WRK_THREADS -c$CONNS -d${DURATION}
      "decisions recorded in the ledger (durable before each response)"
 metrics() { curl -s -H "Authorization: Bearer $KEY" "$URL/metrics" >"$1"; }
 metrics "$WORK/metrics0"
+# The server's CPU time (user + system, in clock ticks) and ledger size before and after the runs.
+cpu_ticks() { sed 's/^.*) //' "/proc/$PID/stat" | awk '{print $12 + $13}'; }
+ledger_size() { curl -s "$URL/healthz" | sed 's/.*"ledger_size":\([0-9]*\).*/\1/'; }
+TICKS0=$(cpu_ticks) SIZE0=$(ledger_size)
 : >"$WORK/results"
 for r in $(seq 1 "$RUNS"); do
     KEY=$KEY BODIES=$WORK/bodies.jsonl wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
         -s "$WORK/bodies.lua" "$URL" | grep '^RESULT' | tee -a "$WORK/results"
 done
-ENTRIES=$(curl -s "$URL/healthz" | sed 's/.*"ledger_size":\([0-9]*\).*/\1/')
+TICKS1=$(cpu_ticks)
+ENTRIES=$(ledger_size)
+python3 -c 'import sys; t, n, hz = (int(x) for x in sys.argv[1:]); print(
+    "server CPU during the runs: %.1f µs per decision (user + system, %d decisions)"
+    % (t * 1e6 / hz / n, n))' "$((TICKS1 - TICKS0))" "$((ENTRIES - SIZE0))" "$(getconf CLK_TCK)"
 metrics "$WORK/metrics1"
 python3 - "$WORK/metrics0" "$WORK/metrics1" <<'PY'
 import sys
