@@ -781,38 +781,51 @@ static int exec_sql(sq_store *s, const char *sql, const char *what, md_diag *d)
     return 0;
 }
 
-/* 1 when table `name` exists, 0 when not, or an error code (negative, d set). */
-static int table_exists(sq_store *s, const char *name, md_diag *d)
+/* The ledger's tables, as bits of ledger_tables' mask. */
+enum {
+    T_META = 1,
+    T_ENTRY = 2,
+    T_CHECKPOINT = 4,
+    T_TREE = 8,
+    T_NODE_LEGACY = 16 /* ledger_node(level, idx, hash) of an earlier version */
+};
+
+/* Which of the ledger's tables the database has, read once at open: 0 with *mask set, or an
+ * error code (d set). */
+static int ledger_tables(sq_store *s, unsigned *mask, md_diag *d)
 {
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } tables[] = {{"mandate_meta", T_META},
+                  {"ledger_entry", T_ENTRY},
+                  {"ledger_checkpoint", T_CHECKPOINT},
+                  {"ledger_tree", T_TREE},
+                  {"ledger_node", T_NODE_LEGACY}};
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(
-        s->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", -1, &st,
-        NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
+    int rc = sqlite3_prepare_v2(s->db, "SELECT name FROM sqlite_master WHERE type = 'table'", -1,
+                                &st, NULL);
+    *mask = 0;
+    while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+        if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+            break;
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        for (size_t i = 0; name && i < sizeof tables / sizeof *tables; i++)
+            if (!strcmp(name, tables[i].name))
+                *mask |= tables[i].bit;
     }
-    int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
     sqlite3_finalize(st);
-    if (n >= 0)
-        return n > 0;
+    if (rc == SQLITE_DONE)
+        return 0;
     int code = (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT) ? MANDATE_ECORRUPT : MANDATE_ESTORE;
     return md_diag_set(d, code, 0, 0, "cannot read database '%s': %s", s->path,
                        sqlite3_errmsg(s->db));
 }
 
-static int has_schema(sq_store *s, md_diag *d)
+static int not_mandate(sq_store *s, md_diag *d)
 {
-    static const char *const tables[] = {"mandate_meta", "ledger_entry", "ledger_checkpoint"};
-    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
-        int got = table_exists(s, tables[i], d);
-        if (got < 0)
-            return got;
-        if (!got)
-            return md_diag_set(d, MANDATE_ECORRUPT, 0, 0,
-                               "'%s' is not a mandate database (ledger tables missing)", s->path);
-    }
-    return 0;
+    return md_diag_set(d, MANDATE_ECORRUPT, 0, 0,
+                       "'%s' is not a mandate database (ledger tables missing)", s->path);
 }
 
 /* The converter of ledger_node(level, idx, hash) into ledger_tree(pos, hash); rows whose
@@ -830,17 +843,10 @@ static const char convert_sql[] =
 
 /* Finds the tree table: ledger_tree; or ledger_node of an earlier version, which the ledger's
  * writer converts (one transaction) and any other connection reads as it is. */
-static int tree_layout(sq_store *s, int flags, md_diag *d)
+static int tree_layout(sq_store *s, int flags, unsigned tables, md_diag *d)
 {
-    int tree = table_exists(s, "ledger_tree", d),
-        legacy = tree < 0 ? 0 : table_exists(s, "ledger_node", d);
-    if (tree < 0 || legacy < 0)
-        return tree < 0 ? tree : legacy;
-    if (tree || !legacy)
-        return tree || (flags & MD_STORE_CREATE)
-                   ? 0
-                   : md_diag_set(d, MANDATE_ECORRUPT, 0, 0,
-                                 "'%s' is not a mandate database (ledger tables missing)", s->path);
+    if ((tables & T_TREE) || !(tables & T_NODE_LEGACY))
+        return (tables & T_TREE) || (flags & MD_STORE_CREATE) ? 0 : not_mandate(s, d);
     if (!(flags & MD_STORE_UPGRADE) || (flags & MD_STORE_READONLY)) {
         s->legacy_nodes = 1;
         return 0;
@@ -987,8 +993,14 @@ int md_store_sqlite_open(md_store **out, const char *path, int flags, md_diag *d
     }
     sqlite3_extended_result_codes(s->db, 0);
     sqlite3_busy_timeout(s->db, 10000);
-    if (!(flags & MD_STORE_CREATE) && (rc = has_schema(s, d)) != 0)
+    unsigned tables;
+    if ((rc = ledger_tables(s, &tables, d)) != 0)
         goto fail;
+    if (!(flags & MD_STORE_CREATE) &&
+        (tables & (T_META | T_ENTRY | T_CHECKPOINT)) != (T_META | T_ENTRY | T_CHECKPOINT)) {
+        rc = not_mandate(s, d);
+        goto fail;
+    }
     if (!(flags & MD_STORE_READONLY)) {
         if ((rc = exec_sql(s, "PRAGMA journal_mode=WAL", "setting WAL mode", d)) != 0)
             goto fail;
@@ -1003,7 +1015,7 @@ int md_store_sqlite_open(md_store **out, const char *path, int flags, md_diag *d
                        "setting the page cache", d)) != 0)
         goto fail;
     /* Before creating the schema: a database of an earlier version keeps its nodes. */
-    if ((rc = tree_layout(s, flags, d)) != 0)
+    if ((rc = tree_layout(s, flags, tables, d)) != 0)
         goto fail;
     if ((flags & MD_STORE_CREATE) && (rc = exec_sql(s, schema_sql, "creating the schema", d)) != 0)
         goto fail;
