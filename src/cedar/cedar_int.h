@@ -173,6 +173,9 @@ bool md_set_contains(const md_set *s, const md_value *v);
 /* Appends the value in Cedar syntax (as in error messages) to b. */
 int md_value_print(md_buf *b, const md_value *v);
 int md_euid_print(md_buf *b, const md_euid *u);
+/* Appends md_euid_print's text as a JSON string (plain ids without a copy); *text_len gets the
+ * length of the Cedar text. */
+int md_euid_print_json(md_buf *b, const md_euid *u, size_t *text_len);
 const char *md_vkind_name(md_vkind k); /* "bool", "long", "string", "entity", ... */
 
 /* ---- entities ---- */

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "cedar/cedar_int.h"
+#include "core/json.h"
 #include "cedar/ext.h"
 
 int md_euid_cmp(const md_euid *a, const md_euid *b)
@@ -261,6 +262,32 @@ int md_euid_print(md_buf *b, const md_euid *u)
     if (!rc)
         rc = md_buf_append(b, "::", 2);
     return rc ? rc : print_cedar_str(b, u->id);
+}
+
+int md_euid_print_json(md_buf *b, const md_euid *u, size_t *text_len)
+{
+    /* A type is a valid Cedar name; an id of printable ASCII other than '"', '\\' and DEL is
+     * printed as is by md_euid_print and needs no JSON escape either. */
+    if (md_json_plain_run(u->id.ptr, u->id.len) == u->id.len &&
+        !memchr(u->id.ptr, 0x7f, u->id.len)) {
+        int rc = md_buf_reserve(b, u->type.len + u->id.len + 8);
+        if (rc)
+            return rc;
+        *text_len = u->type.len + u->id.len + 4;
+        md_buf_append(b, "\"", 1);
+        md_buf_append(b, u->type.ptr, u->type.len);
+        md_buf_append(b, "::\\\"", 4);
+        md_buf_append(b, u->id.ptr, u->id.len);
+        return md_buf_append(b, "\\\"\"", 3);
+    }
+    md_buf text;
+    md_buf_init(&text, b->max);
+    int rc = md_euid_print(&text, u);
+    *text_len = text.len;
+    if (!rc)
+        rc = md_buf_json_str(b, text.data, text.len);
+    md_buf_release(&text);
+    return rc;
 }
 
 int md_value_print(md_buf *b, const md_value *v)

@@ -55,31 +55,12 @@ static int uid_from(md_arena *a, const md_jv *v, const char *what, md_euid *out,
  * the uid in Cedar syntax. */
 static int put_uid(md_buf *b, const char *key, const md_euid *u, size_t *longest)
 {
+    size_t n = 0;
     int rc = md_buf_puts(b, key);
-    if (rc)
-        return rc;
-    /* A type is a valid Cedar name; an id of printable ASCII other than '"', '\\' and DEL is
-     * printed as is by md_euid_print and needs no JSON escape either. */
-    if (md_json_plain_run(u->id.ptr, u->id.len) == u->id.len &&
-        !memchr(u->id.ptr, 0x7f, u->id.len)) {
-        if ((rc = md_buf_reserve(b, u->type.len + u->id.len + 8)))
-            return rc;
-        if (u->type.len + u->id.len + 4 > *longest)
-            *longest = u->type.len + u->id.len + 4;
-        md_buf_append(b, "\"", 1);
-        md_buf_append(b, u->type.ptr, u->type.len);
-        md_buf_append(b, "::\\\"", 4);
-        md_buf_append(b, u->id.ptr, u->id.len);
-        return md_buf_append(b, "\\\"\"", 3);
-    }
-    md_buf text;
-    md_buf_init(&text, b->max);
-    rc = md_euid_print(&text, u);
-    if (!rc && text.len > *longest)
-        *longest = text.len;
     if (!rc)
-        rc = md_buf_json_str(b, text.data, text.len);
-    md_buf_release(&text);
+        rc = md_euid_print_json(b, u, &n);
+    if (n > *longest)
+        *longest = n;
     return rc;
 }
 
