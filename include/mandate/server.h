@@ -43,7 +43,7 @@ typedef struct mandate_server_opts {
     size_t max_body;            /* bytes; 0 = 1 MiB */
     unsigned max_json_depth;    /* nesting of request JSON; 0 = 32 */
     unsigned max_headers;       /* header count; 0 = 64 */
-    size_t max_header_bytes;    /* sum of header names and values; 0 = 16 KiB */
+    size_t max_header_bytes;    /* sum of header names and values; 0 = 8 KiB */
     unsigned timeout_s;         /* idle connection timeout; 0 = 10 */
     unsigned max_connections;   /* 0 = 2048 */
     unsigned max_batch;         /* requests per batch authorize; 0 = 100 */
@@ -51,7 +51,14 @@ typedef struct mandate_server_opts {
                                  * -1 = do not */
     int key_cache_ms;           /* cache verified API keys this long; 0 = 1000, negative = no
                                  * cache (a key revoked elsewhere works until its entry expires) */
+    int event_loop;             /* MANDATE_SERVER_POLL (0, default) or MANDATE_SERVER_EPOLL */
 } mandate_server_opts;
+
+/* How the worker threads wait for their connections. poll: no system calls to suspend and resume
+ * a connection while its decision becomes durable (less CPU per decision), but each wake-up
+ * walks the thread's connections; epoll: two more system calls per decision, constant cost per
+ * wake-up (for many thousands of mostly idle connections). */
+enum { MANDATE_SERVER_POLL = 0, MANDATE_SERVER_EPOLL = 1 };
 
 int mandate_server_open(mandate_server **out, const mandate_server_opts *opts, mandate_diag *diag);
 /* Starts listening; returns once the socket is bound. */

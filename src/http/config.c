@@ -75,6 +75,16 @@ MD_EXPORT int mandate_server_config_set(mandate_server_config *cfg, const char *
             return 0;
         }
     unsigned long long n = 0;
+    if (!strcmp(key, "event-loop")) {
+        if (!strcmp(value, "poll"))
+            o->event_loop = MANDATE_SERVER_POLL;
+        else if (!strcmp(value, "epoll"))
+            o->event_loop = MANDATE_SERVER_EPOLL;
+        else
+            return cfg_fail(diag, MANDATE_EINVAL, 0, "event-loop must be poll or epoll, not '%s'",
+                            value);
+        return 0;
+    }
     if (!strcmp(key, "record-decisions")) {
         if (!strcmp(value, "true") || !strcmp(value, "1"))
             o->record_decisions = 1;

@@ -205,18 +205,31 @@ expect 401 "carol's revoked key is refused" -H "Authorization: Bearer $KEY_TMP" 
 "$BIN" key list --data "$DATA" | grep -q '"revoked": true' && ok "key list shows the revocation" || fail "key list"
 
 # Graceful shutdown under load: every acknowledged decision is in the ledger afterwards.
-BEFORE=$(curl -s "$URL/healthz" | sed 's/.*"ledger_size":\([0-9]*\).*/\1/')
-for i in $(seq 1 8); do
-    ( for j in $(seq 1 25); do
-        curl -s --max-time 10 "${A[@]}" -d '{"principal":"Human::\"alice\"","action":"Action::\"export\"","resource":"Ticket::\"T-1001\""}' "$URL/v1/authorize" | grep -c '"entry"'
-      done >"$WORK/acks.$i" ) &
-done
-sleep 0.5
-stop_server
-wait
-ACKED=$(cat "$WORK"/acks.* | awk '{s+=$1} END {print s+0}')
-AFTER=$("$BIN" ledger verify --data "$DATA" 2>/dev/null | sed -n 's/^ok: \([0-9]*\) entries.*/\1/p')
-if [ -z "$AFTER" ]; then AFTER=$(sqlite3 "$DATA/mandate.db" 'select count(*) from ledger_entry' 2>/dev/null); fi
-if [ -n "$AFTER" ] && [ "$AFTER" -ge $((BEFORE + ACKED)) ]; then ok "shutdown kept all $ACKED acknowledged decisions ($AFTER entries)"; else fail "after shutdown: $AFTER entries, want >= $BEFORE + $ACKED"; fi
-"$BIN" ledger verify --data "$DATA" >/dev/null 2>&1 && ok "ledger verifies after shutdown" || fail "ledger verify failed"
+shutdown_under_load() {
+    local label=$1 before acked after
+    before=$(curl -s "$URL/healthz" | sed 's/.*"ledger_size":\([0-9]*\).*/\1/')
+    rm -f "$WORK"/acks.*
+    for i in $(seq 1 8); do
+        ( for j in $(seq 1 25); do
+            curl -s --max-time 10 "${A[@]}" -d '{"principal":"Human::\"alice\"","action":"Action::\"export\"","resource":"Ticket::\"T-1001\""}' "$URL/v1/authorize" | grep -c '"entry"'
+          done >"$WORK/acks.$i" ) &
+    done
+    sleep 0.5
+    stop_server
+    wait
+    acked=$(cat "$WORK"/acks.* | awk '{s+=$1} END {print s+0}')
+    after=$("$BIN" ledger verify --data "$DATA" 2>/dev/null | sed -n 's/^ok: \([0-9]*\) entries.*/\1/p')
+    if [ -z "$after" ]; then after=$(sqlite3 "$DATA/mandate.db" 'select count(*) from ledger_entry' 2>/dev/null); fi
+    if [ -n "$after" ] && [ "$after" -ge $((before + acked)) ]; then ok "$label: shutdown kept all $acked acknowledged decisions ($after entries)"; else fail "$label: after shutdown: $after entries, want >= $before + $acked"; fi
+    "$BIN" ledger verify --data "$DATA" >/dev/null 2>&1 && ok "$label: ledger verifies after shutdown" || fail "$label: ledger verify failed"
+}
+shutdown_under_load poll
+
+# The epoll event loop: libmicrohttpd suspends and resumes connections differently there.
+start_server --threads 2 --event-loop epoll
+expect 200 "epoll: authorize allow" "${G[@]}" "${J[@]}" -d '{"principal":"Agent::\"support-drafter\"","action":"Action::\"draft_reply\"","resource":"Ticket::\"T-1001\""}' "$URL/v1/authorize"
+body_has '"decision":"allow"' "epoll: draft_reply is allowed"
+shutdown_under_load epoll
+"$BIN" serve --data "$DATA" --port 0 --event-loop select >/dev/null 2>"$WORK/err" && fail "--event-loop select was accepted"
+grep -q "event-loop must be poll or epoll, not 'select'" "$WORK/err" && ok "an unknown event loop is refused by name" || fail "event-loop error: $(cat "$WORK/err")"
 finish
