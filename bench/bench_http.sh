@@ -5,7 +5,8 @@
 # decisions against the reference engine's expected_decisions.jsonl first, then prints
 # decisions/s and p50/p99 latency (median of RUNS runs), the server's CPU time per decision
 # (/proc), and the ledger's group commits during the runs (from /metrics: commits, entries per
-# commit, mean write and commit time).
+# commit, mean write and commit time, and the group commit and server-side latency histograms:
+# how much of wrk's latency is the disk and how much the server's own path).
 #
 # Then runs Cerbos (@cerbos/cerbos-linux-x64 from npm, through ../shared/bench/peers/cerbos_bench.js)
 # on the same requests with the same connection count, so the two figures come from one run.
@@ -118,12 +119,21 @@ python3 -c 'import sys; t, n, hz = (int(x) for x in sys.argv[1:]); print(
     % (t * 1e6 / hz / n, n))' "$((TICKS1 - TICKS0))" "$((ENTRIES - SIZE0))" "$(getconf CLK_TCK)"
 metrics "$WORK/metrics1"
 python3 - "$WORK/metrics0" "$WORK/metrics1" <<'PY'
-import sys
+import re, sys
 def read(path):
     return {l.split()[0]: float(l.split()[1]) for l in open(path)
-            if l.startswith("mandate_ledger_") and len(l.split()) == 2}
+            if l.startswith("mandate_") and len(l.split()) == 2}
 a, b = read(sys.argv[1]), read(sys.argv[2])
 d = {k: b.get(k, 0) - a.get(k, 0) for k in b}
+def quantile(name, q):
+    """Upper bound of the histogram bucket holding quantile q of the runs' observations (ms)."""
+    buckets = sorted((float(m.group(1)), v) for k, v in d.items()
+                     for m in [re.match(name + r'_bucket\{le="([^"]+)"\}$', k)] if m)
+    total = buckets[-1][1] if buckets else 0
+    for le, n in buckets:
+        if total and n >= q * total:
+            return "%g" % (le * 1e3) if le != float("inf") else "more"
+    return "?"
 c = d.get("mandate_ledger_commits_total", 0)
 if c:
     print("ledger during the runs: %d commits, %.1f entries per commit; write %.2f ms + commit"
@@ -132,6 +142,12 @@ if c:
              d["mandate_ledger_write_seconds_total"] / c * 1e3,
              d["mandate_ledger_commit_seconds_total"] / c * 1e3,
              b.get("mandate_ledger_commit_max_seconds", 0) * 1e3))
+    print("histograms during the runs (bucket bounds): group commit (write + fsync) p50 <= %s ms,"
+          " p99 <= %s ms; in the server, request to durable answer p50 <= %s ms, p99 <= %s ms"
+          % (quantile("mandate_ledger_group_commit_seconds", 0.5),
+             quantile("mandate_ledger_group_commit_seconds", 0.99),
+             quantile("mandate_authorize_duration_seconds", 0.5),
+             quantile("mandate_authorize_duration_seconds", 0.99)))
 PY
 python3 - "$WORK/results" "$BATCH" "$ENTRIES" <<'PY'
 import re, statistics, sys

@@ -95,6 +95,8 @@ int mandate_ledger_submit(mandate_ledger *l, const mandate_ledger_entry *e, uint
 int mandate_ledger_wait(mandate_ledger *l, uint64_t ticket, mandate_diag *diag);
 
 /* What the committer did since the handle was opened (for metrics and benchmarks). */
+#define MANDATE_LEDGER_COMMIT_BUCKETS 10
+#define MANDATE_LEDGER_COMMIT_BOUND_NS(i) (250000ull << (i)) /* 0.25 ms .. 128 ms */
 typedef struct mandate_ledger_stats {
     uint64_t commits;       /* transactions committed (each one fsync of the WAL) */
     uint64_t entries;       /* entries they held */
@@ -103,6 +105,10 @@ typedef struct mandate_ledger_stats {
     uint64_t write_ns;      /* time spent writing batches before their commit */
     uint64_t commit_ns;     /* time spent in the commits themselves (the fsync) */
     uint64_t max_commit_ns; /* the longest commit */
+    /* Group commits by how long their entries took from the start of the write to durable
+     * (write + commit): bucket i < MANDATE_LEDGER_COMMIT_BUCKETS counts those of at most
+     * MANDATE_LEDGER_COMMIT_BOUND_NS(i) and more than the bound before; the last, the rest. */
+    uint64_t commit_hist[MANDATE_LEDGER_COMMIT_BUCKETS + 1];
 } mandate_ledger_stats;
 void mandate_ledger_get_stats(mandate_ledger *l, mandate_ledger_stats *out);
 

@@ -124,6 +124,25 @@ int md_api_metrics(mandate_server *s, const md_http_req *rq, const md_http_ctx *
             (unsigned long long)ls.commits, (unsigned long long)ls.entries,
             (unsigned long long)ls.max_batch, (double)ls.write_ns / 1e9, (double)ls.commit_ns / 1e9,
             (double)ls.max_commit_ns / 1e9);
+    if (!rc)
+        rc =
+            md_buf_printf(&b, "# HELP mandate_ledger_group_commit_seconds Time from the start of a "
+                              "group commit's write to its entries being durable.\n"
+                              "# TYPE mandate_ledger_group_commit_seconds histogram\n");
+    unsigned long long in_bucket = 0;
+    for (unsigned i = 0; i < MANDATE_LEDGER_COMMIT_BUCKETS && !rc; i++) {
+        in_bucket += ls.commit_hist[i];
+        rc = md_buf_printf(&b, "mandate_ledger_group_commit_seconds_bucket{le=\"%g\"} %llu\n",
+                           (double)MANDATE_LEDGER_COMMIT_BOUND_NS(i) / 1e9, in_bucket);
+    }
+    if (!rc)
+        rc = md_buf_printf(&b,
+                           "mandate_ledger_group_commit_seconds_bucket{le=\"+Inf\"} %llu\n"
+                           "mandate_ledger_group_commit_seconds_sum %.6f\n"
+                           "mandate_ledger_group_commit_seconds_count %llu\n",
+                           in_bucket + ls.commit_hist[MANDATE_LEDGER_COMMIT_BUCKETS],
+                           (double)(ls.write_ns + ls.commit_ns) / 1e9,
+                           (unsigned long long)ls.commits);
     if (rc) {
         md_buf_release(&b);
         return md_http_error(rs, 500, "internal", "cannot format metrics");

@@ -52,7 +52,7 @@
 #define MD_HTTP_MAX_LEDGER_PAGE 100
 
 /* Latency histogram bucket upper bounds in seconds (the last bucket is +Inf). */
-#define MD_HTTP_N_BUCKETS 12
+#define MD_HTTP_N_BUCKETS 15
 extern const double md_http_buckets[MD_HTTP_N_BUCKETS];
 
 typedef struct md_http_snapshot {

@@ -342,6 +342,11 @@ static size_t lead(mandate_ledger *l, int force_cp)
             l->stats.commit_ns += ns[1];
             if (ns[1] > l->stats.max_commit_ns)
                 l->stats.max_commit_ns = ns[1];
+            unsigned bucket = 0;
+            while (bucket < MANDATE_LEDGER_COMMIT_BUCKETS &&
+                   ns[0] + ns[1] > MANDATE_LEDGER_COMMIT_BOUND_NS(bucket))
+                bucket++;
+            l->stats.commit_hist[bucket]++;
             l->last_commit_ns = ns[0] + ns[1];
         }
         l->size = fr.size;

@@ -583,6 +583,27 @@ static void test_metrics(void **state)
     assert_non_null(strstr(rs.body, "mandate_authorize_duration_seconds_bucket{le=\"+Inf\"} "));
     assert_non_null(strstr(rs.body, "mandate_ledger_entries "));
     assert_non_null(strstr(rs.body, "mandate_approvals_pending 0\n"));
+    /* The group commit histogram: cumulative buckets ending in every commit. */
+    unsigned long long commits = 0, last = 0, n = 0;
+    const char *p = strstr(rs.body, "\nmandate_ledger_commits_total ");
+    assert_non_null(p);
+    assert_int_equal(sscanf(p, "\nmandate_ledger_commits_total %llu", &commits), 1);
+    assert_true(commits >= 1);
+    unsigned buckets = 0;
+    for (p = rs.body; (p = strstr(p, "\nmandate_ledger_group_commit_seconds_bucket{le=")); p++) {
+        const char *v = strchr(p, '}');
+        assert_non_null(v);
+        assert_int_equal(sscanf(v, "} %llu", &n), 1);
+        assert_true(n >= last);
+        last = n;
+        buckets++;
+    }
+    assert_int_equal(buckets, MANDATE_LEDGER_COMMIT_BUCKETS + 1);
+    assert_int_equal(last, commits);
+    p = strstr(rs.body, "\nmandate_ledger_group_commit_seconds_count ");
+    assert_non_null(p);
+    assert_int_equal(sscanf(p, "\nmandate_ledger_group_commit_seconds_count %llu", &n), 1);
+    assert_int_equal(n, commits);
     assert_true(atomic_load(&srv->m.allow) >= 2);
     assert_true(atomic_load(&srv->m.deny) >= 1);
     md_http_resp_release(&rs);
