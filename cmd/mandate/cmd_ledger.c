@@ -9,6 +9,7 @@
 
 #include "cmd.h"
 #include "mandate/mandate.h"
+#include "util.h"
 
 static const char ledger_help[] =
     "usage: mandate ledger <command> [options]\n\n"
@@ -120,44 +121,6 @@ static int open_ledger(const largs *a, const char *sub, int with_key, mandate_le
         return exit_for(rc);
     }
     return 0;
-}
-
-static char *read_all(const char *path, size_t max, size_t *len)
-{
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n + 1 >= cap) {
-            if (cap > max) {
-                free(buf);
-                buf = NULL;
-                errno = EFBIG;
-                break;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (f != stdin)
-        fclose(f);
-    if (buf) {
-        buf[n] = 0;
-        *len = n;
-    }
-    return buf;
 }
 
 #define STRESS_MAX_INFLIGHT 1024
@@ -279,11 +242,8 @@ static int do_append(const largs *a)
     char *body = NULL;
     size_t len = 0;
     if (src) {
-        body = read_all(src, 1u << 21, &len);
-        if (!body) {
-            fprintf(stderr, "mandate ledger append: cannot read '%s': %s\n", src, strerror(errno));
+        if (!(body = cmd_read_file_max("ledger append", src, 1u << 21, &len)))
             return EXIT_INPUT;
-        }
     } else if (a->npos == 1) {
         body = strdup(a->pos[0]);
         len = body ? strlen(body) : 0;
@@ -359,12 +319,9 @@ static int do_prove(const largs *a)
     mandate_diag d;
     if (a->check) {
         size_t len;
-        char *json = read_all(a->check, 1u << 20, &len);
-        if (!json) {
-            fprintf(stderr, "mandate ledger prove: cannot read '%s': %s\n", a->check,
-                    strerror(errno));
+        char *json = cmd_read_file_max("ledger prove", a->check, 1u << 20, &len);
+        if (!json)
             return EXIT_INPUT;
-        }
         rc = mandate_ledger_check_proof(json, len, &d);
         free(json);
         if (rc)
@@ -413,12 +370,8 @@ static int do_verify(const largs *a)
     char *key = NULL;
     if (a->key_file) {
         size_t len;
-        key = read_all(a->key_file, 4096, &len);
-        if (!key) {
-            fprintf(stderr, "mandate ledger verify: cannot read '%s': %s\n", a->key_file,
-                    strerror(errno));
+        if (!(key = cmd_read_file_max("ledger verify", a->key_file, 4096, &len)))
             return EXIT_INPUT;
-        }
     } else if (a->key) {
         key = strdup(a->key);
     }

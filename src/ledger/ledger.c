@@ -1221,15 +1221,33 @@ MD_EXPORT int mandate_ledger_inclusion_proof(mandate_ledger *l, uint64_t index, 
     return to_public(&d, diag, inclusion(l, index, &tree_size, leaf_hash, root, proof, n, &d));
 }
 
-static int put_hashes(md_buf *b, uint8_t (*p)[MD_HASH_LEN], size_t n)
+/* A proof as the JSON object {"<k1>":a,"<k2>":b,"<k3>":"<h1>","<k4>":"<h2>","proof":[..]}
+ * (hashes in base64) into *out. */
+static int proof_json(const char *const k[4], uint64_t a, uint64_t b, const uint8_t h1[MD_HASH_LEN],
+                      const uint8_t h2[MD_HASH_LEN], uint8_t (*proof)[MD_HASH_LEN], size_t n,
+                      char **out, md_diag *d)
 {
-    int rc = md_buf_puts(b, "[");
+    char b1[64], b2[64];
+    md_b64_encode(h1, MD_HASH_LEN, b1, sizeof b1);
+    md_b64_encode(h2, MD_HASH_LEN, b2, sizeof b2);
+    md_buf buf;
+    md_buf_init(&buf, 1 << 16);
+    int rc = md_buf_printf(
+        &buf, "{\"%s\":%" PRIu64 ",\"%s\":%" PRIu64 ",\"%s\":\"%s\",\"%s\":\"%s\",\"proof\":[",
+        k[0], a, k[1], b, k[2], b1, k[3], b2);
     for (size_t i = 0; i < n && rc == 0; i++) {
-        char b64[64];
-        md_b64_encode(p[i], MD_HASH_LEN, b64, sizeof b64);
-        rc = md_buf_printf(b, "%s\"%s\"", i ? "," : "", b64);
+        char h[64];
+        md_b64_encode(proof[i], MD_HASH_LEN, h, sizeof h);
+        rc = md_buf_printf(&buf, "%s\"%s\"", i ? "," : "", h);
     }
-    return rc ? rc : md_buf_puts(b, "]");
+    if (rc == 0)
+        rc = md_buf_puts(&buf, "]}");
+    if (rc) {
+        md_buf_release(&buf);
+        return md_diag_set(d, rc, 0, 0, "out of memory");
+    }
+    *out = buf.data;
+    return 0;
 }
 
 MD_EXPORT int mandate_ledger_prove(mandate_ledger *l, uint64_t index, uint64_t tree_size,
@@ -1243,27 +1261,10 @@ MD_EXPORT int mandate_ledger_prove(mandate_ledger *l, uint64_t index, uint64_t t
     uint8_t leaf[MD_HASH_LEN], root[MD_HASH_LEN], proof[MD_MERKLE_MAX_PROOF][MD_HASH_LEN];
     size_t n = 0;
     int rc = inclusion(l, index, &tree_size, leaf, root, proof, &n, &d);
-    if (rc)
-        return to_public(&d, diag, rc);
-    char lb[64], rb[64];
-    md_b64_encode(leaf, MD_HASH_LEN, lb, sizeof lb);
-    md_b64_encode(root, MD_HASH_LEN, rb, sizeof rb);
-    md_buf b;
-    md_buf_init(&b, 1 << 16);
-    rc = md_buf_printf(&b,
-                       "{\"index\":%" PRIu64 ",\"tree_size\":%" PRIu64
-                       ",\"leaf_hash\":\"%s\",\"root\":\"%s\",\"proof\":",
-                       index, tree_size, lb, rb);
+    static const char *const keys[4] = {"index", "tree_size", "leaf_hash", "root"};
     if (rc == 0)
-        rc = put_hashes(&b, proof, n);
-    if (rc == 0)
-        rc = md_buf_puts(&b, "}");
-    if (rc) {
-        md_buf_release(&b);
-        return to_public(&d, diag, md_diag_set(&d, rc, 0, 0, "out of memory"));
-    }
-    *json_out = b.data;
-    return to_public(&d, diag, 0);
+        rc = proof_json(keys, index, tree_size, leaf, root, proof, n, json_out, &d);
+    return to_public(&d, diag, rc);
 }
 
 MD_EXPORT int mandate_ledger_prove_consistency(mandate_ledger *l, uint64_t size1, uint64_t size2,
@@ -1289,27 +1290,10 @@ MD_EXPORT int mandate_ledger_prove_consistency(mandate_ledger *l, uint64_t size1
     if (rc == 0)
         memcpy(r2, e->root, MD_HASH_LEN);
     read_unlock(l);
-    if (rc)
-        return to_public(&d, diag, rc);
-    char b1[64], b2[64];
-    md_b64_encode(r1, MD_HASH_LEN, b1, sizeof b1);
-    md_b64_encode(r2, MD_HASH_LEN, b2, sizeof b2);
-    md_buf b;
-    md_buf_init(&b, 1 << 16);
-    rc = md_buf_printf(&b,
-                       "{\"size1\":%" PRIu64 ",\"size2\":%" PRIu64
-                       ",\"root1\":\"%s\",\"root2\":\"%s\",\"proof\":",
-                       size1, size2, b1, b2);
+    static const char *const keys[4] = {"size1", "size2", "root1", "root2"};
     if (rc == 0)
-        rc = put_hashes(&b, proof, n);
-    if (rc == 0)
-        rc = md_buf_puts(&b, "}");
-    if (rc) {
-        md_buf_release(&b);
-        return to_public(&d, diag, md_diag_set(&d, rc, 0, 0, "out of memory"));
-    }
-    *json_out = b.data;
-    return to_public(&d, diag, 0);
+        rc = proof_json(keys, size1, size2, r1, r2, proof, n, json_out, &d);
+    return to_public(&d, diag, rc);
 }
 
 static int json_u64(json_t *o, const char *k, uint64_t *v, md_diag *d)

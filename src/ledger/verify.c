@@ -279,28 +279,40 @@ static int check_beyond(vstate *v, uint64_t n, int reuse_cursors)
     return 0;
 }
 
+/* What both verifiers do first: the key, the entry count, the signed checkpoints (checked at
+ * the sizes they claim as the replay reaches them) and the empty tree's checkpoints. */
+static int verify_begin(vstate *v, const char *vkey_text, uint64_t *n, cp_info **cps, size_t *nc,
+                        size_t *ci, md_merkle_frontier *fr)
+{
+    md_note_verifier key;
+    int rc = load_key(v, vkey_text, &key);
+    if (rc == 0)
+        rc = v->s->ops->entry_count(v->s, n, v->d);
+    if (rc == 0)
+        rc = load_checkpoints(v, &key, *n, cps, nc);
+    if (rc)
+        return rc;
+    if (v->r->checkpoints == 0)
+        blame_cp(v, 0, "the database holds no checkpoint at all (they were deleted)");
+    memset(fr, 0, sizeof *fr);
+    *ci = 0;
+    while (*ci < *nc && (*cps)[*ci].size == 0)
+        check_root(v, fr, &(*cps)[(*ci)++]);
+    return 0;
+}
+
 /* The reference verifier: one pass, one thread, one cursor per level. */
 static int run_serial(vstate *v, const char *vkey_text)
 {
     md_store *s = v->s;
     md_diag *d = v->d;
-    md_note_verifier key;
-    int rc = load_key(v, vkey_text, &key);
-    if (rc)
-        return rc;
     uint64_t n = 0;
-    if ((rc = s->ops->entry_count(s, &n, d)) != 0)
-        return rc;
     cp_info *cps = NULL;
     size_t nc = 0, ci = 0;
-    if ((rc = load_checkpoints(v, &key, n, &cps, &nc)) != 0)
-        return rc;
-    if (v->r->checkpoints == 0)
-        blame_cp(v, 0, "the database holds no checkpoint at all (they were deleted)");
     md_merkle_frontier fr;
-    memset(&fr, 0, sizeof fr);
-    while (ci < nc && cps[ci].size == 0)
-        check_root(v, &fr, &cps[ci++]);
+    int rc = verify_begin(v, vkey_text, &n, &cps, &nc, &ci, &fr);
+    if (rc)
+        return rc;
     md_store_iter *it = NULL;
     if ((rc = s->ops->iter_open(s, MD_STORE_ENTRIES, 0, 0, &it, d)) != 0)
         goto out;
@@ -639,23 +651,13 @@ static int run_parallel(vstate *v, const char *db_path, const char *vkey_text)
 {
     md_store *s = v->s;
     md_diag *d = v->d;
-    md_note_verifier key;
-    int rc = load_key(v, vkey_text, &key);
-    if (rc)
-        return rc;
     uint64_t n = 0;
-    if ((rc = s->ops->entry_count(s, &n, d)) != 0)
-        return rc;
     cp_info *cps = NULL;
     size_t nc = 0, ci = 0;
-    if ((rc = load_checkpoints(v, &key, n, &cps, &nc)) != 0)
-        return rc;
-    if (v->r->checkpoints == 0)
-        blame_cp(v, 0, "the database holds no checkpoint at all (they were deleted)");
     md_merkle_frontier fr;
-    memset(&fr, 0, sizeof fr);
-    while (ci < nc && cps[ci].size == 0)
-        check_root(v, &fr, &cps[ci++]);
+    int rc = verify_begin(v, vkey_text, &n, &cps, &nc, &ci, &fr);
+    if (rc)
+        return rc;
 
     par *p = calloc(1, sizeof *p);
     if (!p) {
