@@ -94,6 +94,16 @@ int mandate_ledger_submit(mandate_ledger *l, const mandate_ledger_entry *e, uint
                           mandate_diag *diag);
 int mandate_ledger_wait(mandate_ledger *l, uint64_t ticket, mandate_diag *diag);
 
+/* Called by the thread that committed a group, right after the commit (no lock held): every entry
+ * below size is durable; failed non-zero: the store failed and no later entry will be (wait
+ * fails for them). Calls may come from several threads and overlap, so a call may bring a
+ * smaller size than one before it: the largest size seen is what holds. The listener must not
+ * close the ledger or change the listener. */
+typedef void (*mandate_ledger_listener)(void *arg, uint64_t size, int failed);
+/* Sets the listener (NULL removes it). Returns once no call of the previous one is running, so
+ * its argument may be freed after removing it. */
+void mandate_ledger_listen(mandate_ledger *l, mandate_ledger_listener fn, void *arg);
+
 /* What the committer did since the handle was opened (for metrics and benchmarks). */
 #define MANDATE_LEDGER_COMMIT_BUCKETS 10
 #define MANDATE_LEDGER_COMMIT_BOUND_NS(i) (250000ull << (i)) /* 0.25 ms .. 128 ms */

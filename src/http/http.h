@@ -15,8 +15,9 @@
  * become durable.
  *
  * A response that recorded ledger entries is "pending": it may be sent only once
- * mandate_ledger_wait(ticket) succeeds; md_http_settle does that wait (the server does it on its
- * completion thread) and, when the ledger fails, replaces the response by a fail-closed 503.
+ * mandate_ledger_wait(ticket) succeeds; md_http_settle does that wait (the server once the
+ * ledger's listener has said the entries are durable) and, when the ledger fails, replaces the
+ * response by a fail-closed 503.
  *
  * The active policy set is an immutable, reference-counted md_http_snapshot swapped atomically by
  * PUT /v1/policies; requests hold a reference for their whole life.
@@ -73,8 +74,6 @@ typedef struct md_http_metrics {
     atomic_uint_fast64_t rejected_limits;
 } md_http_metrics;
 
-typedef struct md_http_pending md_http_pending;
-
 /* The admin policy set's answers, cached by (identity, API action). */
 #define MD_HTTP_ADMIN_CACHE 64
 typedef struct md_http_admin_cached {
@@ -112,14 +111,14 @@ struct mandate_server {
 
     md_http_metrics m;
 
-    /* server.c: the daemon and the completion thread. */
+    /* server.c: the daemon and the responses pending on the ledger. */
     void *daemon;
     unsigned port;
-    pthread_t completer;
-    bool completer_running, stopping, stopped;
-    pthread_mutex_t q_mu;
-    pthread_cond_t q_cv, q_idle;
-    md_http_pending *q_head, *q_tail;
+    bool stopping, stopped;
+    pthread_mutex_t q_mu; /* guards the pending list, durable, ledger_failed, stopping */
+    struct conn_state *q_head, *q_tail;
+    uint64_t durable;        /* entries below this are durable (the ledger's listener says so) */
+    bool ledger_failed;      /* the ledger failed: every pending response is a 503 */
     atomic_int active;       /* requests between first call and completion */
     pthread_mutex_t free_mu; /* guards the per-request states kept for reuse */
     struct conn_state *free_states;

@@ -1,8 +1,9 @@
 /*
  * server.c: `mandate serve` on libmicrohttpd (server.h): the daemon (HTTP/1.1 keep-alive, an
  * epoll thread pool), the limits enforced before routing (header count and bytes, body size,
- * connection count, idle timeout), per-request state, and the completion thread that waits for
- * ledger entries to become durable while their connection is suspended, then resumes it.
+ * connection count, idle timeout), per-request state, and the pending list: a response that
+ * waits for its ledger entries to become durable is queued with its connection suspended, and
+ * the ledger's listener (on_durable, run by the thread that committed) settles and resumes it.
  */
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -27,6 +28,7 @@ typedef struct conn_state {
     md_http_resp resp;
     struct MHD_Connection *conn;
     mandate_server *srv;
+    struct conn_state *next_pending; /* in the server's pending list */
 } conn_state;
 
 /* Per-request states are kept for reuse (arena, body buffer), up to this many. */
@@ -86,11 +88,6 @@ static void state_put(mandate_server *s, conn_state *st)
     if (st)
         state_free(st);
 }
-
-struct md_http_pending {
-    conn_state *st;
-    md_http_pending *next;
-};
 
 static enum MHD_Result send_resp(struct MHD_Connection *conn, md_http_resp *rs)
 {
@@ -172,53 +169,65 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
     return MHD_YES;
 }
 
-static void enqueue(mandate_server *s, conn_state *st)
+static void settle_and_resume(mandate_server *s, conn_state *st)
 {
-    md_http_pending *p = calloc(1, sizeof *p);
-    pthread_mutex_lock(&s->q_mu);
-    if (!p || !s->completer_running) {
-        /* Out of memory, or stopping: settle here (blocking this worker). */
-        free(p);
-        pthread_mutex_unlock(&s->q_mu);
-        md_http_settle(s, &st->resp);
-        st->ready = true;
-        MHD_resume_connection(st->conn);
-        return;
-    }
-    p->st = st;
-    if (s->q_tail)
-        s->q_tail->next = p;
-    else
-        s->q_head = p;
-    s->q_tail = p;
-    pthread_cond_signal(&s->q_cv);
-    pthread_mutex_unlock(&s->q_mu);
+    md_http_settle(s, &st->resp);
+    st->ready = true;
+    MHD_resume_connection(st->conn);
 }
 
-static void *completer_main(void *arg)
+/* The ledger's listener: settles and resumes every pending response whose entries are now
+ * durable (all of them when the ledger failed: they become fail-closed 503s). */
+static void on_durable(void *arg, uint64_t size, int failed)
 {
     mandate_server *s = arg;
-    prctl(PR_SET_NAME, "md-http-resume", 0, 0, 0); /* shows in top -H and perf */
+    conn_state *done = NULL, **done_tail = &done, *keep = NULL, **keep_tail = &keep;
+    conn_state *keep_last = NULL;
     pthread_mutex_lock(&s->q_mu);
-    for (;;) {
-        while (!s->q_head && s->completer_running)
-            pthread_cond_wait(&s->q_cv, &s->q_mu);
-        if (!s->q_head)
-            break;
-        md_http_pending *p = s->q_head;
-        s->q_head = p->next;
-        if (!s->q_head)
-            s->q_tail = NULL;
-        pthread_mutex_unlock(&s->q_mu);
-        conn_state *st = p->st;
-        free(p);
-        md_http_settle(s, &st->resp);
-        st->ready = true;
-        MHD_resume_connection(st->conn);
-        pthread_mutex_lock(&s->q_mu);
+    if (size > s->durable)
+        s->durable = size;
+    s->ledger_failed |= failed != 0;
+    for (conn_state *st = s->q_head, *next; st; st = next) {
+        next = st->next_pending;
+        st->next_pending = NULL;
+        if (s->ledger_failed || st->resp.ticket < s->durable) {
+            *done_tail = st;
+            done_tail = &st->next_pending;
+        } else {
+            *keep_tail = st;
+            keep_tail = &st->next_pending;
+            keep_last = st;
+        }
     }
+    s->q_head = keep;
+    s->q_tail = keep_last;
     pthread_mutex_unlock(&s->q_mu);
-    return NULL;
+    for (conn_state *st = done, *next; st; st = next) {
+        next = st->next_pending; /* st may be reused once resumed */
+        settle_and_resume(s, st);
+    }
+}
+
+/* A pending response: answered at once when its entries are already durable (or the ledger
+ * failed, or the server is stopping: then this worker waits), else queued for on_durable with
+ * the connection suspended. */
+static enum MHD_Result hold_until_durable(mandate_server *s, struct MHD_Connection *conn,
+                                          conn_state *st)
+{
+    pthread_mutex_lock(&s->q_mu);
+    if (s->ledger_failed || s->stopping || st->resp.ticket < s->durable) {
+        pthread_mutex_unlock(&s->q_mu);
+        md_http_settle(s, &st->resp);
+        return send_resp(conn, &st->resp);
+    }
+    MHD_suspend_connection(conn);
+    if (s->q_tail)
+        s->q_tail->next_pending = st;
+    else
+        s->q_head = st;
+    s->q_tail = st;
+    pthread_mutex_unlock(&s->q_mu);
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -298,11 +307,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     };
     md_http_handle(s, &rq, &st->resp);
     md_buf_release(&q.b);
-    if (st->resp.pending) {
-        MHD_suspend_connection(conn);
-        enqueue(s, st);
-        return MHD_YES;
-    }
+    if (st->resp.pending)
+        return hold_until_durable(s, conn, st);
     md_http_settle(s, &st->resp);
     return send_resp(conn, &st->resp);
 }
@@ -379,8 +385,6 @@ MD_EXPORT int mandate_server_open(mandate_server **out, const mandate_server_opt
     pthread_mutex_init(&s->q_mu, NULL);
     pthread_mutex_init(&s->free_mu, NULL);
     pthread_mutex_init(&s->admin_mu, NULL);
-    pthread_cond_init(&s->q_cv, NULL);
-    pthread_cond_init(&s->q_idle, NULL);
     int rc = (!s->data_dir || !s->listen) ? md_diag_set(&d, MANDATE_ENOMEM, 0, 0, "out of memory")
                                           : md_http_load(s, &d);
     if (rc) {
@@ -427,11 +431,8 @@ MD_EXPORT int mandate_server_start(mandate_server *s, mandate_diag *diag)
         }
         return MANDATE_EINVAL;
     }
-    s->completer_running = true;
-    if (pthread_create(&s->completer, NULL, completer_main, s)) {
-        s->completer_running = false;
-        return MANDATE_ENOMEM;
-    }
+    /* Before the first request: no commit may go unseen by the pending list. */
+    mandate_ledger_listen(s->ledger, on_durable, s);
     /* The connection's memory pool holds the request line, the headers and their index, and
      * is zeroed after every request: the header cap plus 8 KiB fits max-headers headers holding
      * max-header-bytes (tests/http/abuse.py) and costs a third less than plus 16 KiB. */
@@ -443,11 +444,7 @@ MD_EXPORT int mandate_server_start(mandate_server *s, mandate_diag *diag)
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!dm) {
-        pthread_mutex_lock(&s->q_mu);
-        s->completer_running = false;
-        pthread_cond_signal(&s->q_cv);
-        pthread_mutex_unlock(&s->q_mu);
-        pthread_join(s->completer, NULL);
+        mandate_ledger_listen(s->ledger, NULL, NULL);
         if (diag) {
             diag->code = MANDATE_EIO;
             snprintf(diag->message, sizeof diag->message,
@@ -470,7 +467,6 @@ MD_EXPORT void mandate_server_stop(mandate_server *s)
 {
     if (!s || !s->daemon || s->stopped)
         return;
-    s->stopping = true;
     /* Stop accepting; finish what is in flight (bounded wait), then stop the threads. */
     MHD_socket fd = MHD_quiesce_daemon(s->daemon);
     if (fd != MHD_INVALID_SOCKET)
@@ -483,11 +479,18 @@ MD_EXPORT void mandate_server_stop(mandate_server *s)
             break; /* only idle or slow clients are left */
         usleep(10000);
     }
+    /* Settle what is still pending (waiting for the ledger); from now on workers settle their
+     * own. libmicrohttpd must not be stopped with a connection suspended. */
     pthread_mutex_lock(&s->q_mu);
-    s->completer_running = false;
-    pthread_cond_signal(&s->q_cv);
+    s->stopping = true;
+    conn_state *left = s->q_head;
+    s->q_head = s->q_tail = NULL;
     pthread_mutex_unlock(&s->q_mu);
-    pthread_join(s->completer, NULL); /* drains the queue: every pending response is settled */
+    for (conn_state *st = left, *next; st; st = next) {
+        next = st->next_pending;
+        settle_and_resume(s, st);
+    }
+    mandate_ledger_listen(s->ledger, NULL, NULL); /* and any listener call still resuming */
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
     s->stopped = true;
@@ -516,7 +519,5 @@ MD_EXPORT void mandate_server_close(mandate_server *s)
     pthread_mutex_destroy(&s->free_mu);
     md_http_admin_cache_free(s);
     pthread_mutex_destroy(&s->admin_mu);
-    pthread_cond_destroy(&s->q_cv);
-    pthread_cond_destroy(&s->q_idle);
     free(s);
 }

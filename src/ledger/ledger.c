@@ -70,7 +70,8 @@ struct mandate_ledger {
     size_t gather;        /* while a leader gathers: the queue length it waits for */
     size_t gather_target; /* entries outstanding when the last commit ended (see lead_and_serve) */
     uint64_t last_commit_ns;
-    md_store_node *pend; /* the committer's buffers: nodes of a batch, entry pointers */
+    uint64_t last_commit_end; /* mono_ns() when it ended */
+    md_store_node *pend;      /* the committer's buffers: nodes of a batch, entry pointers */
     size_t pend_cap;
     const void **bdata;
     size_t *blens;
@@ -91,6 +92,9 @@ struct mandate_ledger {
     char vkey[512];
     pthread_t committer;
     int committer_on, stopping;
+    mandate_ledger_listener listener; /* guarded by mu; see notify */
+    void *listener_arg;
+    int notifying;              /* listener calls running */
     mandate_ledger_stats stats; /* guarded by mu */
 };
 
@@ -348,6 +352,7 @@ static size_t lead(mandate_ledger *l, int force_cp)
                 bucket++;
             l->stats.commit_hist[bucket]++;
             l->last_commit_ns = ns[0] + ns[1];
+            l->last_commit_end = mono_ns();
         }
         l->size = fr.size;
         l->fr = fr;
@@ -370,6 +375,24 @@ static size_t lead(mandate_ledger *l, int force_cp)
     return count;
 }
 
+/* Tells the listener how far the log is durable, after a commit. Called with mu held by the
+ * thread that led the commit; the call runs without mu (the listener may call into the ledger). */
+static void notify(mandate_ledger *l)
+{
+    if (!l->listener)
+        return;
+    mandate_ledger_listener fn = l->listener;
+    void *arg = l->listener_arg;
+    uint64_t size = l->size;
+    int failed = l->failed;
+    l->notifying++;
+    pthread_mutex_unlock(&l->mu);
+    fn(arg, size, failed);
+    pthread_mutex_lock(&l->mu);
+    if (--l->notifying == 0)
+        pthread_cond_broadcast(&l->cv); /* mandate_ledger_listen may be waiting */
+}
+
 /* Leads one batch and serves pending checkpoint requests (and the timer). Called with mu held
  * and no commit running, by the committer thread or by a waiter. */
 static void lead_and_serve(mandate_ledger *l)
@@ -379,11 +402,15 @@ static void lead_and_serve(mandate_ledger *l)
      * (what was queued meanwhile plus what it acknowledged). With many writers this merges the
      * two half batches that would otherwise alternate (one committing while the other queues)
      * into one fsync. The wait is bounded by half the last commit's time (GATHER_US to
-     * GATHER_MAX_US): waiting w for a full batch beats committing half of it when w < commit. */
+     * GATHER_MAX_US): waiting w for a full batch beats committing half of it when w < commit.
+     * It counts from the end of that commit (the listener's call takes part of it). */
     if (l->head && l->queued < l->gather_target && !l->stopping && l->cp_want == l->cp_served &&
         !l->failed) {
         int64_t us = (int64_t)(l->last_commit_ns / 2000);
         us = us < GATHER_US ? GATHER_US : us > GATHER_MAX_US ? GATHER_MAX_US : us;
+        us -= (int64_t)((mono_ns() - l->last_commit_end) / 1000);
+        if (us < 0)
+            us = 0;
         struct timespec ts;
         deadline_after(&ts, us);
         l->committing = 1; /* nobody else leads meanwhile */
@@ -408,6 +435,8 @@ static void lead_and_serve(mandate_ledger *l)
             l->cp_failed = want;
         pthread_cond_broadcast(&l->cv);
     }
+    if (n)
+        notify(l);
 }
 
 /* The committer thread: commits what is queued when no waiter does (entries submitted and not
@@ -435,6 +464,7 @@ static void *committer_main(void *arg)
         if (l->stopping && !l->head) {
             if (!l->failed && l->size > l->last_cp_size)
                 lead(l, 1);
+            notify(l); /* a failure while stopping, if nothing else told it */
             break;
         }
     }
@@ -857,6 +887,18 @@ MD_EXPORT void mandate_ledger_close(mandate_ledger *l)
     if (l->committer_on)
         pthread_join(l->committer, NULL);
     ledger_free(l);
+}
+
+MD_EXPORT void mandate_ledger_listen(mandate_ledger *l, mandate_ledger_listener fn, void *arg)
+{
+    if (!l)
+        return;
+    pthread_mutex_lock(&l->mu);
+    l->listener = fn;
+    l->listener_arg = arg;
+    while (l->notifying)
+        pthread_cond_wait(&l->cv, &l->mu);
+    pthread_mutex_unlock(&l->mu);
 }
 
 MD_EXPORT const char *mandate_ledger_origin(const mandate_ledger *l)

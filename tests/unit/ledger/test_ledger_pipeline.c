@@ -1,8 +1,8 @@
 /* test_ledger_pipeline.c: the ledger's fast paths against their references: pipelined appends
  * (submit/wait tickets, durability, a failing commit mid-pipeline, checkpoints requested during
- * appends), proofs through the right-edge cache against proofs without it, and the two-thread
- * verifier against the one-pass reference verifier on randomly tampered databases (many chunk
- * sizes, so chunk boundaries fall everywhere). */
+ * appends, the durability listener), proofs through the right-edge cache against proofs without it,
+ * and the two-thread verifier against the one-pass reference verifier on randomly tampered
+ * databases (many chunk sizes, so chunk boundaries fall everywhere). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ledger/ledger_int.h"
@@ -232,6 +233,104 @@ static void test_submit_wait(void **state)
     cleanup();
 }
 
+/* ---- the durability listener ---- */
+
+typedef struct heard {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    mandate_ledger *l;
+    uint64_t max_size; /* the largest size heard */
+    int calls, failed, bad;
+} heard;
+
+static void listener(void *arg, uint64_t size, int failed)
+{
+    heard *h = arg;
+    /* What the listener is told is durable is durable: the ledger says so too. */
+    if (!failed && mandate_ledger_size(h->l) < size)
+        h->bad++;
+    pthread_mutex_lock(&h->mu);
+    if (size > h->max_size)
+        h->max_size = size;
+    h->calls++;
+    h->failed |= failed;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* Waits (without mandate_ledger_wait, which would lead the commit itself) until the listener
+ * heard of size entries or of a failure; fails after 30 s. */
+static void hear(heard *h, uint64_t size)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    int rc = 0;
+    pthread_mutex_lock(&h->mu);
+    while (h->max_size < size && !h->failed && rc == 0)
+        rc = pthread_cond_timedwait(&h->cv, &h->mu, &until);
+    pthread_mutex_unlock(&h->mu);
+    assert_int_equal(rc, 0);
+}
+
+/* Submits entries from..to-1 until one is refused (after a failure: MANDATE_ESTORE); returns
+ * how many were taken, the last ticket in *last. */
+static int submit_n(mandate_ledger *l, int from, int to, uint64_t *last)
+{
+    mandate_diag d;
+    for (int i = from; i < to; i++) {
+        char b[64];
+        int n = body(b, sizeof b, 9, i);
+        mandate_ledger_entry e = {MANDATE_ENTRY_NOTE, 1700000000000, b, (size_t)n};
+        int rc = mandate_ledger_submit(l, &e, last, &d);
+        if (rc) {
+            assert_int_equal(rc, MANDATE_ESTORE);
+            return i - from;
+        }
+    }
+    return to - from;
+}
+
+static void test_listener(void **state)
+{
+    (void)state;
+    fresh();
+    mandate_ledger *l = open_l(64);
+    heard h = {.l = l};
+    pthread_mutex_init(&h.mu, NULL);
+    pthread_cond_init(&h.cv, NULL);
+    mandate_ledger_listen(l, listener, &h);
+    /* Submissions nobody waits for are committed by the committer, which tells the listener. */
+    uint64_t last = 0;
+    assert_int_equal(submit_n(l, 0, 300, &last), 300);
+    hear(&h, last + 1);
+    assert_int_equal(h.max_size, 300);
+    assert_int_equal(h.failed, 0);
+    assert_true(h.calls >= 1);
+    /* Removed: no more calls. */
+    mandate_ledger_listen(l, NULL, NULL);
+    int calls = h.calls;
+    mandate_diag d;
+    mandate_ledger_entry e = {MANDATE_ENTRY_NOTE, 0, "{}", 2};
+    assert_int_equal(mandate_ledger_append(l, &e, NULL, &d), 0);
+    assert_int_equal(h.calls, calls);
+    /* A failing store: the listener hears of the failure, and the entries are not durable. */
+    mandate_ledger_listen(l, listener, &h);
+    md_store_sqlite_fail_commits(md_ledger_writer_store(l), 1);
+    assert_true(submit_n(l, 300, 310, &last) >= 1); /* the first one commits, and fails */
+    hear(&h, UINT64_MAX);
+    assert_int_equal(h.failed, 1);
+    assert_int_equal(mandate_ledger_wait(l, last, &d), MANDATE_ESTORE);
+    assert_true(mandate_ledger_size(l) <= last);
+    mandate_ledger_listen(l, NULL, NULL);
+    assert_int_equal(h.bad, 0);
+    md_store_sqlite_fail_commits(md_ledger_writer_store(l), 0);
+    mandate_ledger_close(l);
+    pthread_mutex_destroy(&h.mu);
+    pthread_cond_destroy(&h.cv);
+    cleanup();
+}
+
 static void test_pipeline_failure(void **state)
 {
     (void)state;
@@ -417,9 +516,8 @@ static void test_verify_matches_serial(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_edge_proofs),
-        cmocka_unit_test(test_submit_wait),
-        cmocka_unit_test(test_pipeline_failure),
+        cmocka_unit_test(test_edge_proofs),           cmocka_unit_test(test_submit_wait),
+        cmocka_unit_test(test_pipeline_failure),      cmocka_unit_test(test_listener),
         cmocka_unit_test(test_verify_matches_serial),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
