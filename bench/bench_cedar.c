@@ -6,14 +6,21 @@
  * an embedded store).
  *
  *   bench_cedar --workload DIR [--runs 5] [--warmup 3000] [--policies policies.cedar]
+ *               [--requests prebuilt|copied]
  *   bench_cedar --conformance DIR [--runs 5]
  *
  * Prints one JSON object with decisions/s, p50/p99 latency, memory per entity and whether the
- * decisions (and reasons, by @id) equal the workload's expected_decisions.jsonl.
+ * decisions (and reasons, by @id) equal the workload's expected_decisions.jsonl. Two figures:
+ * "prebuilt" (the peer harness's way: the passes cycle through the prebuilt requests, so each
+ * request's own strings and context are cold when it is decided) and "copied" (before each
+ * decision, outside the timed section, the request is copied into one reused arena, as a server
+ * parses each request into a reused arena just before deciding it: only the engine's own memory
+ * is cold). --requests prebuilt|copied runs one of them (for callgrind); the default runs both.
  *
- * Cache misses per decision, warm (bench/README.md):
+ * Cache misses per decision, warm (bench/README.md; totals cover 10,000 decisions):
  *   valgrind --tool=callgrind --cache-sim=yes --instr-atstart=no --LL=33554432,16,64 \
- *     --toggle-collect=md_authorize bench_cedar --workload DIR --runs 1 --warmup 10000
+ *     --toggle-collect=md_authorize bench_cedar --workload DIR --runs 1 --warmup 10000 \
+ *     --requests prebuilt
  */
 #include <dirent.h>
 #include <malloc.h>
@@ -142,29 +149,89 @@ typedef struct decision {
     const md_policy **reasons; /* malloc'd */
 } decision;
 
-/* Runs the passes; returns medians; records the last pass's decisions when last != NULL. */
-static result run(const jobs *js, int runs, size_t warmup, decision *last)
+/* Deep copy of a value into a (strings, sets and records too). */
+static md_value copy_value(md_arena *a, const md_value *v)
 {
-    md_arena *scratch = md_arena_new();
+    md_value out = *v;
+    switch (v->kind) {
+    case MD_V_STRING: out.u.s = md_arena_str(a, v->u.s); break;
+    case MD_V_ENTITY:
+        out.u.uid.type = md_arena_str(a, v->u.uid.type);
+        out.u.uid.id = md_arena_str(a, v->u.uid.id);
+        break;
+    case MD_V_SET: {
+        md_set *s = md_arena_alloc(a, sizeof *s + v->u.set->n * sizeof s->items[0]);
+        if (!s)
+            die("out of memory", NULL);
+        s->n = v->u.set->n;
+        for (size_t i = 0; i < s->n; i++)
+            s->items[i] = copy_value(a, &v->u.set->items[i]);
+        out.u.set = s;
+        break;
+    }
+    case MD_V_RECORD: {
+        size_t n = v->u.rec->n;
+        md_field *f = md_arena_array(a, n ? n : 1, sizeof *f);
+        if (!f)
+            die("out of memory", NULL);
+        for (size_t i = 0; i < n; i++) {
+            md_field x = md_record_at(v->u.rec, i);
+            f[i].key = md_arena_str(a, x.key);
+            f[i].val = copy_value(a, &x.val);
+        }
+        if (md_record_new(a, f, n, &out.u.rec, NULL))
+            die("out of memory", NULL);
+        break;
+    }
+    default: break;
+    }
+    return out;
+}
+
+/* The request copied into a (reset first), as a server's parser would leave it. */
+static md_request copy_request(md_arena *a, const md_request *q)
+{
+    md_arena_reset(a);
+    md_request r = *q;
+    md_value uids[3] = {{.kind = MD_V_ENTITY, .u.uid = q->principal},
+                        {.kind = MD_V_ENTITY, .u.uid = q->action},
+                        {.kind = MD_V_ENTITY, .u.uid = q->resource}};
+    r.principal = copy_value(a, &uids[0]).u.uid;
+    r.action = copy_value(a, &uids[1]).u.uid;
+    r.resource = copy_value(a, &uids[2]).u.uid;
+    r.context = copy_value(a, &q->context);
+    return r;
+}
+
+/* Runs the passes; returns medians; records the last pass's decisions when last != NULL.
+ * copied: each request is copied into one reused arena before its decision (not timed). */
+static result run(const jobs *js, int runs, size_t warmup, bool copied, decision *last)
+{
+    md_arena *scratch = md_arena_new(), *reqa = md_arena_new();
     md_response r;
+    md_request req;
     CALLGRIND_START_INSTRUMENTATION;
     for (size_t i = 0; i < warmup && i < js->n; i++) {
         md_arena_reset(scratch);
-        md_authorize(scratch, js->v[i].ps, &js->v[i].req, js->v[i].es, &r);
+        req = copied ? copy_request(reqa, &js->v[i].req) : js->v[i].req;
+        md_authorize(scratch, js->v[i].ps, &req, js->v[i].es, &r);
     }
     CALLGRIND_ZERO_STATS;
     double *lat = malloc(js->n * sizeof *lat);
     double *dps = malloc((size_t)runs * sizeof *dps), *p50 = malloc((size_t)runs * sizeof *p50),
            *p99 = malloc((size_t)runs * sizeof *p99), *cpu = malloc((size_t)runs * sizeof *cpu);
     for (int k = 0; k < runs; k++) {
-        double c0 = cpu_us(), t0 = now_ns();
+        double c0 = cpu_us(), t0 = now_ns(), timed = 0;
         for (size_t i = 0; i < js->n; i++) {
             const job *j = &js->v[i];
+            if (copied)
+                req = copy_request(reqa, &j->req);
             double s = now_ns();
             md_arena_reset(scratch);
-            if (md_authorize(scratch, j->ps, &j->req, j->es, &r))
+            if (md_authorize(scratch, j->ps, copied ? &req : &j->req, j->es, &r))
                 die("authorize failed", NULL);
             lat[i] = now_ns() - s;
+            timed += lat[i];
             if (k == runs - 1 && last) {
                 last[i].allow = r.allow;
                 last[i].n_reasons = r.n_reasons;
@@ -173,7 +240,8 @@ static result run(const jobs *js, int runs, size_t warmup, decision *last)
                     memcpy(last[i].reasons, r.reasons, r.n_reasons * sizeof *r.reasons);
             }
         }
-        double wall = now_ns() - t0;
+        /* Copied: decisions/s over the timed sections only (the copies are not the engine's). */
+        double wall = copied ? timed : now_ns() - t0;
         cpu[k] = (cpu_us() - c0) / (double)js->n;
         qsort(lat, js->n, sizeof *lat, dcmp);
         dps[k] = (double)js->n / (wall / 1e9);
@@ -192,10 +260,29 @@ static result run(const jobs *js, int runs, size_t warmup, decision *last)
     free(p99);
     free(cpu);
     md_arena_free(scratch);
+    md_arena_free(reqa);
     return res;
 }
 
-static int workload(const char *dir, const char *pfile, int runs, size_t warmup)
+/* Counts a decision (and its reasons, by @id) equal to the reference engine's. */
+static void check_decision(const json_t *x, const decision *got, size_t *dec_ok, size_t *rea_ok)
+{
+    const char *want = json_string_value(json_object_get(x, "decision"));
+    *dec_ok += want && !strcmp(want, got->allow ? "allow" : "deny");
+    const json_t *reasons = json_object_get(x, "reasons");
+    bool same = json_array_size(reasons) == got->n_reasons;
+    for (size_t k = 0; same && k < got->n_reasons; k++) {
+        md_str id = policy_label(got->reasons[k]);
+        bool found = false;
+        for (size_t m = 0; m < json_array_size(reasons) && !found; m++)
+            found = md_str_eq_c(id, json_string_value(json_array_get(reasons, m)));
+        same = found;
+    }
+    *rea_ok += same;
+}
+
+/* modes: bit 0 the prebuilt figure, bit 1 the copied one. */
+static int workload(const char *dir, const char *pfile, int runs, size_t warmup, int modes)
 {
     md_diag d = {0};
     size_t plen, slen, elen, rlen, xlen = 0;
@@ -250,50 +337,51 @@ static int workload(const char *dir, const char *pfile, int runs, size_t warmup)
         json_decref(rq);
         push(&js, j);
     }
-    decision *last = calloc(js.n, sizeof *last);
-    result r = run(&js, runs, warmup, last);
-
-    /* Compare with the reference engine's decisions and reasons (by @id). */
-    size_t dec_ok = 0, rea_ok = 0, checked = 0, allow = 0;
-    char *line = xtext;
-    for (size_t i = 0; i < js.n; i++) {
-        allow += last[i].allow;
-        if (!line || !*line)
-            continue;
-        char *next = strchr(line, '\n');
+    /* The reference engine's decisions, one JSON line per request. */
+    json_t **want = calloc(js.n, sizeof *want);
+    size_t checked = 0;
+    for (char *line = xtext, *next; line && *line && checked < js.n; line = next) {
+        next = strchr(line, '\n');
         if (next)
             *next++ = '\0';
-        json_t *x = json_loads(line, 0, &je);
-        line = next;
-        if (!x)
-            continue;
-        checked++;
-        const char *want = json_string_value(json_object_get(x, "decision"));
-        dec_ok += want && !strcmp(want, last[i].allow ? "allow" : "deny");
-        const json_t *reasons = json_object_get(x, "reasons");
-        bool same = json_array_size(reasons) == last[i].n_reasons;
-        for (size_t k = 0; same && k < last[i].n_reasons; k++) {
-            md_str id = policy_label(last[i].reasons[k]);
-            bool found = false;
-            for (size_t m = 0; m < json_array_size(reasons) && !found; m++)
-                found = md_str_eq_c(id, json_string_value(json_array_get(reasons, m)));
-            same = found;
-        }
-        rea_ok += same;
-        json_decref(x);
+        want[checked++] = json_loads(line, 0, &je);
     }
-    printf(
-        "{\"engine\":\"mandate\",\"mode\":\"in-process, whole entity store\",\"workload\":\"%s\","
-        "\"policies_file\":\"%s\",\"policies\":%zu,\"entities\":%zu,\"requests\":%zu,\"runs\":%d,"
-        "\"dps_median\":%.0f,\"p50_us_median\":%.3f,\"p99_us_median\":%.3f,"
-        "\"cpu_us_per_decision_median\":%.3f,\"allow\":%zu,\"entity_load_ms\":%.1f,"
-        "\"entity_arena_bytes_per_entity\":%.0f,\"rss_bytes_per_entity\":%.0f,"
-        "\"expected_checked\":%zu,\"decision_match\":%zu,\"reason_match\":%zu}\n",
-        dir, pfile, ps->n, n_ent, js.n, runs, r.dps, r.p50, r.p99, r.cpu, allow, load_ms,
-        (double)md_arena_used(ea) / (double)(n_ent ? n_ent : 1),
-        (double)(rss1 - rss0) * 1024.0 / (double)(n_ent ? n_ent : 1), checked, dec_ok, rea_ok);
-    for (size_t i = 0; i < js.n; i++)
-        free(last[i].reasons);
+    decision *last = calloc(js.n, sizeof *last);
+    printf("{\"engine\":\"mandate\",\"mode\":\"in-process, whole entity store\","
+           "\"workload\":\"%s\",\"policies_file\":\"%s\",\"policies\":%zu,\"entities\":%zu,"
+           "\"requests\":%zu,\"runs\":%d,\"entity_load_ms\":%.1f,"
+           "\"entity_arena_bytes_per_entity\":%.0f,\"rss_bytes_per_entity\":%.0f,"
+           "\"expected_checked\":%zu",
+           dir, pfile, ps->n, n_ent, js.n, runs, load_ms,
+           (double)md_arena_used(ea) / (double)(n_ent ? n_ent : 1),
+           (double)(rss1 - rss0) * 1024.0 / (double)(n_ent ? n_ent : 1), checked);
+    int status = 0;
+    for (int copied = 0; copied < 2; copied++) {
+        if (!(modes & (1 << copied)))
+            continue;
+        result r = run(&js, runs, warmup, copied, last);
+        size_t dec_ok = 0, rea_ok = 0, allow = 0;
+        for (size_t i = 0; i < js.n; i++) {
+            allow += last[i].allow;
+            if (i < checked && want[i])
+                check_decision(want[i], &last[i], &dec_ok, &rea_ok);
+            free(last[i].reasons);
+        }
+        /* The prebuilt figure keeps the keys the scripts read; the copied one is prefixed. */
+        const char *pre = copied ? "copied_" : "";
+        printf(",\"%sdps_median\":%.0f,\"%sp50_us_median\":%.3f,\"%sp99_us_median\":%.3f", pre,
+               r.dps, pre, r.p50, pre, r.p99);
+        if (!copied)
+            printf(",\"cpu_us_per_decision_median\":%.3f", r.cpu);
+        printf(",\"%sallow\":%zu,\"%sdecision_match\":%zu,\"%sreason_match\":%zu", pre, allow, pre,
+               dec_ok, pre, rea_ok);
+        if (checked && dec_ok != checked)
+            status = 1;
+    }
+    printf("}\n");
+    for (size_t i = 0; i < checked; i++)
+        json_decref(want[i]);
+    free(want);
     free(last);
     free(js.v);
     md_arena_free(ra);
@@ -304,7 +392,7 @@ static int workload(const char *dir, const char *pfile, int runs, size_t warmup)
     free(etext);
     free(rtext);
     free(xtext);
-    return checked && dec_ok != checked ? 1 : 0;
+    return status;
 }
 
 /* Every request of the conformance corpus, each against its own test's policies and entities. */
@@ -369,7 +457,7 @@ static int conformance(const char *root, int runs)
             free(texts[k]);
     }
     closedir(dh);
-    result r = run(&js, runs, js.n < 3000 ? js.n : 3000, NULL);
+    result r = run(&js, runs, js.n < 3000 ? js.n : 3000, false, NULL);
     printf("{\"engine\":\"mandate\",\"workload\":\"cedar conformance corpus\",\"tests\":%zu,"
            "\"tests_not_loaded\":%zu,\"requests\":%zu,\"runs\":%d,\"dps_median\":%.0f,"
            "\"p50_us_median\":%.3f,\"p99_us_median\":%.3f,\"cpu_us_per_decision_median\":%.3f}\n",
@@ -382,7 +470,7 @@ static int conformance(const char *root, int runs)
 int main(int argc, char **argv)
 {
     const char *wl = NULL, *conf = NULL, *pfile = "policies.cedar";
-    int runs = 5;
+    int runs = 5, modes = 3;
     size_t warmup = 3000;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--workload") && i + 1 < argc)
@@ -395,16 +483,23 @@ int main(int argc, char **argv)
             warmup = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--policies") && i + 1 < argc)
             pfile = argv[++i];
-        else {
+        else if (!strcmp(argv[i], "--requests") && i + 1 < argc) {
+            i++;
+            modes = !strcmp(argv[i], "prebuilt") ? 1 : !strcmp(argv[i], "copied") ? 2 : 0;
+            if (!modes) {
+                fprintf(stderr, "bench_cedar: --requests takes prebuilt or copied\n");
+                return 2;
+            }
+        } else {
             fprintf(stderr, "usage: bench_cedar (--workload DIR [--policies FILE] | --conformance "
-                            "DIR) [--runs N] [--warmup N]\n");
+                            "DIR) [--runs N] [--warmup N] [--requests prebuilt|copied]\n");
             return 2;
         }
     }
     if (runs < 1)
         runs = 1;
     if (wl)
-        return workload(wl, pfile, runs, warmup);
+        return workload(wl, pfile, runs, warmup, modes);
     if (conf)
         return conformance(conf, runs);
     fprintf(stderr, "bench_cedar: give --workload DIR or --conformance DIR\n");

@@ -604,8 +604,9 @@ static int may_decide(mandate_account *acc, md_arena *a, const md_entities *es,
     const md_entity *e = es ? md_entities_find(es, wu) : NULL;
     if (!e)
         return md_diag_set(d, MANDATE_EDENIED, 0, 0, "approver '%s' is not a known entity", who);
-    const md_value *st = md_record_get(e->attrs, MD_STR_LIT("status"));
-    if (st && (st->kind != MD_V_STRING || !md_str_eq_c(st->u.s, "active")))
+    md_value st;
+    if (md_record_get(e->attrs, MD_STR_LIT("status"), &st) &&
+        (st.kind != MD_V_STRING || !md_str_eq_c(st.u.s, "active")))
         return md_diag_set(d, MANDATE_EDENIED, 0, 0, "approver '%s' is not active", who);
     int rc = load(acc, a, in->id, row, d);
     if (rc)

@@ -76,20 +76,74 @@ struct md_set {
     md_value items[];
 };
 
+/* A record field as callers build records from (md_record_new) and read them back (md_record_at).
+ */
 typedef struct md_field {
     md_str key;
     md_value val;
 } md_field;
 
-/* A record: fields sorted by key (md_str_cmp), keys unique. sigs (NULL in records not made by
- * md_record_new) holds md_key_sig of each field's key, zero-padded to a multiple of four entries,
- * so a lookup in a record of up to 16 fields compares the signatures (one cache line, four at a
- * time) and then reads only the field that matches; larger records are searched. */
+/* A value as a record holds it, in 16 bytes so that four share a cache line: bools, longs and the
+ * extension values that are numbers are inline, a string is its pointer and length (len), a set or
+ * a record its pointer; an entity uid points to an md_euid (after md_entities_seal, the stored
+ * entity's own uid); anything else (an ip address, a string of 4 GiB or more) points to an
+ * md_value (kind MD_RVAL_BOXED). Read one with md_rval_load. */
+typedef struct md_rval {
+    uint32_t kind; /* md_vkind or MD_RVAL_BOXED */
+    uint32_t len;  /* MD_V_STRING: the length */
+    union {
+        int64_t i; /* BOOL (0 or 1), LONG, DECIMAL, DATETIME, DURATION */
+        const char *s;
+        const md_euid *uid;
+        const md_set *set;
+        const md_record *rec;
+        const md_value *boxed;
+    } u;
+} md_rval;
+#define MD_RVAL_BOXED 0xffu
+
+/* A record: n keys sorted by md_str_cmp and unique, and their values, apart, so that a lookup
+ * compares signatures and keys and then reads only the 16-byte value. sigs holds md_key_sig of
+ * each key, zero-padded to a multiple of four entries, so a record of up to 16 fields is searched
+ * four signatures at a time; larger records are searched by key. keys and sigs may be shared by
+ * records with the same keys (md_record_new_like): a store's entities of one type share them. */
 struct md_record {
     size_t n;
+    const md_str *keys;
     const uint32_t *sigs;
-    md_field fields[];
+    md_rval vals[];
 };
+
+static inline void md_rval_load(const md_rval *r, md_value *out)
+{
+    switch (r->kind) {
+    case MD_V_BOOL:
+        out->kind = MD_V_BOOL;
+        out->u.b = r->u.i != 0;
+        return;
+    case MD_V_STRING:
+        out->kind = MD_V_STRING;
+        out->u.s = (md_str){r->u.s, r->len};
+        return;
+    case MD_V_ENTITY:
+        out->kind = MD_V_ENTITY;
+        out->u.uid = *r->u.uid;
+        return;
+    case MD_V_SET:
+        out->kind = MD_V_SET;
+        out->u.set = r->u.set;
+        return;
+    case MD_V_RECORD:
+        out->kind = MD_V_RECORD;
+        out->u.rec = r->u.rec;
+        return;
+    case MD_RVAL_BOXED: *out = *r->u.boxed; return;
+    default:
+        out->kind = (md_vkind)r->kind;
+        out->u.i = r->u.i;
+        return;
+    }
+}
 
 /* md_str_eq for the hot paths: short strings (the usual type names, ids and keys) compare in a
  * few word loads, without a libc call. */
@@ -162,13 +216,19 @@ bool md_euid_eq(const md_euid *a, const md_euid *b);
 uint64_t md_euid_hash(const md_euid *u);
 /* Builds a set from n values (copied, sorted, deduplicated). */
 int md_set_new(md_arena *a, const md_value *items, size_t n, const md_set **out);
-/* Builds a record from n fields (copied and sorted). Duplicate keys: MANDATE_EEXIST and *dup set.
- */
+/* Builds a record from n fields (copied and sorted; fields itself is left as it is). Duplicate
+ * keys: MANDATE_EEXIST and *dup set. */
 int md_record_new(md_arena *a, const md_field *fields, size_t n, const md_record **out,
                   md_str *dup);
+/* md_record_new, sharing like's keys and signatures when the new record has the same keys (like
+ * may be NULL; when given, it must live as long as the new record, e.g. in the same arena). */
+int md_record_new_like(md_arena *a, const md_field *fields, size_t n, const md_record *like,
+                       const md_record **out, md_str *dup);
 const md_record *md_record_empty(void);
-/* Returns the field's value or NULL. Binary search. */
-const md_value *md_record_get(const md_record *r, md_str key);
+/* Field i (i < r->n): its key and its value. */
+md_field md_record_at(const md_record *r, size_t i);
+/* True and *out set (out may be NULL) when r has the key; false otherwise. */
+bool md_record_get(const md_record *r, md_str key, md_value *out);
 bool md_set_contains(const md_set *s, const md_value *v);
 /* Appends the value in Cedar syntax (as in error messages) to b. */
 int md_value_print(md_buf *b, const md_value *v);
@@ -197,8 +257,8 @@ typedef struct md_entities md_entities;
  * ancestor closure; after sealing the store is read-only. */
 int md_entities_new(md_arena *a, md_entities **out);
 /* Adds an entity (copied shallowly: attrs/tags/parents must live in the same arena; sealing
- * rewrites the entity-valued fields of attrs and tags to share the uid strings of the entities
- * they name, so those records must not be shared with a store other threads are reading).
+ * points the entity-valued fields of attrs and tags at the uids of the stored entities they
+ * name, so those records must not be shared with a store other threads are reading).
  * A uid already present: MANDATE_EEXIST. */
 int md_entities_add(md_entities *es, const md_entity *e);
 int md_entities_seal(md_entities *es, md_diag *d);

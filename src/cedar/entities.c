@@ -4,12 +4,12 @@
  *
  * Layout: each entity is one 128-byte, line-aligned entry: a copy of its id when the id is short
  * (the entity's uid.id points there), then the md_entity, so that the first cache line holds the
- * id, the uid and attrs. Sealing rewrites every entity-valued attribute and tag that names a
- * stored entity to share that entity's uid strings, so following an attribute such as
- * principal.owner needs no hashing: md_entities_resolve maps the id pointer back to its entry (a
- * binary search over the chunks' address ranges) and checks it. Sealing also notes in each entry
- * the first entities its attributes name, for md_entities_prefetch_named. Chunk 0 starts small
- * and doubles up to CHUNK_SIZE (small stores stay small); later chunks are full size.
+ * id, the uid and attrs. Sealing points every entity-valued attribute and tag that names a
+ * stored entity at that entity's own uid (records hold a uid by pointer), so following an
+ * attribute such as principal.owner needs no hashing: md_entities_resolve maps the id pointer back
+ * to its entry (a binary search over the chunks' address ranges) and checks it. Sealing also notes
+ * in each entry the first entities its attributes name, for md_entities_prefetch_named. Chunk 0
+ * starts small and doubles up to CHUNK_SIZE (small stores stay small); later chunks are full size.
  *
  * Closure: Tarjan's strongly-connected-components algorithm, run iteratively over the parent
  * edges between stored entities. Components complete in reverse topological order (a component
@@ -593,25 +593,25 @@ static int index_spans(md_entities *es)
     return 0;
 }
 
-/* Points every entity-valued field of r that names a stored entity at that entity's uid strings
- * (the same bytes, so nothing observable changes; the store's records are its own to write) and
- * notes the first two entities named in x->named. */
+/* Points every entity-valued field of r that names a stored entity at that entity's uid (the same
+ * uid, so nothing observable changes; the store's records are its own to write) and notes the
+ * first two entities named in x->named. */
 static void share_uids(const md_entities *es, const md_record *r, entry *x)
 {
-    md_field *f = (md_field *)r->fields;
+    md_rval *f = (md_rval *)r->vals;
     size_t n_named = 0;
     for (size_t i = 0; i < r->n; i++) {
-        if (f[i].val.kind != MD_V_ENTITY)
+        if (f[i].kind != MD_V_ENTITY)
             continue;
-        const md_euid *u = &f[i].val.u.uid;
+        const md_euid *u = f[i].u.uid;
         const md_entity *t = md_entities_resolve(es, u);
         if (!t) {
             int64_t k = find_index(es, u);
             if (k < 0)
                 continue;
             t = at(es, (size_t)k);
-            f[i].val.u.uid = t->uid;
         }
+        f[i].u.uid = &t->uid;
         if (!x || n_named == 2)
             continue;
         const entry *tx = (const entry *)(const void *)((const char *)t - offsetof(entry, e));
@@ -633,8 +633,8 @@ void md_entities_prefetch_named(const md_entity *e)
             __builtin_prefetch((const char *)x->named[k] + LINE);
         }
     if (x->named[1]) {
-        uintptr_t r = (uintptr_t)x->named[1] - LINE;
-        for (unsigned k = 0; k < 4; k++)
+        uintptr_t r = (uintptr_t)x->named[1];
+        for (unsigned k = 0; k < 3; k++)
             __builtin_prefetch((const void *)(r + LINE * k));
     }
 }

@@ -10,8 +10,9 @@
  * computes every entity's transitive ancestor closure once, with an iterative
  * strongly-connected-components pass (no recursion, cycles terminate), so `in` is one lookup and
  * one binary search; entities whose only parent is the same entity share one ancestor array.
- * Sealing also makes every entity-valued attribute and tag that names a stored entity share that
- * entity's uid strings, which md_entities_resolve turns back into the entity without hashing.
+ * Sealing also points every entity-valued attribute and tag that names a stored entity at that
+ * entity's own uid (and so its strings), which md_entities_resolve turns back into the entity
+ * without hashing.
  *
  * The schema checks here follow Rust Cedar's schema-based entity parsing and request validation
  * (cedar-policy-core entities/conformance.rs, validator/coreschema.rs).

@@ -44,6 +44,9 @@ typedef struct jctx {
     int depth;
     md_str *intern;    /* INTERN_SLOTS strings, or NULL */
     uint8_t **allowed; /* per entity type: bitmap of allowed ancestor types, built lazily */
+    /* Records made lately, by a hash of their keys: a new record with the same keys shares their
+     * keys and signatures (entities of one type usually have the same attributes). */
+    const md_record *shapes[64];
 } jctx;
 
 /* ---- messages ---- */
@@ -383,7 +386,13 @@ static int make_record(jctx *c, md_field *fields, size_t n, md_value *out)
 {
     md_str dup = {0};
     out->kind = MD_V_RECORD;
-    int rc = md_record_new(c->a, fields, n, &out->u.rec, &dup);
+    uint32_t h = (uint32_t)n * 0x9e3779b1u; /* the same whatever the keys' order */
+    for (size_t i = 0; i < n; i++)
+        h += md_key_sig(fields[i].key) * 0x85ebca6bu;
+    const md_record **shape = &c->shapes[(h ^ h >> 16) % MD_ARRAY_LEN(c->shapes)];
+    int rc = md_record_new_like(c->a, fields, n, *shape, &out->u.rec, &dup);
+    if (!rc && n)
+        *shape = out->u.rec;
     if (rc == MANDATE_EEXIST)
         return fail(c, MANDATE_EPARSE, "has the key '%.*s' twice",
                     (int)(dup.len > 100 ? 100 : dup.len), dup.ptr);
@@ -727,12 +736,13 @@ static int tc(tcx *x, const md_value *v, const md_type *t, int depth)
         const md_rec_type *rt = &t->u.rec;
         const md_record *r = v->u.rec;
         for (size_t i = 0; i < rt->n; i++)
-            if (rt->attrs[i].required && !md_record_get(r, rt->attrs[i].name))
+            if (rt->attrs[i].required && !md_record_get(r, rt->attrs[i].name, NULL))
                 return tc_fail(x, t, v, "but the required attribute '%.*s' is missing",
                                (int)(rt->attrs[i].name.len > 80 ? 80 : rt->attrs[i].name.len),
                                rt->attrs[i].name.ptr);
         for (size_t i = 0; i < r->n; i++) {
-            const md_field *f = &r->fields[i];
+            md_field field = md_record_at(r, i);
+            const md_field *f = &field;
             const md_attr_type *at = rec_attr(rt, f->key.ptr, f->key.len);
             if (!at)
                 return tc_fail(x, t, v, "but it has the undeclared attribute '%.*s'",
@@ -788,15 +798,16 @@ static bool tc_ok(const md_value *v, const md_type *t, int depth)
         const md_record *r = v->u.rec;
         size_t i = 0, j = 0;
         while (i < rt->n || j < r->n) {
-            int c = i == rt->n  ? 1
-                    : j == r->n ? -1
-                                : md_str_cmp(rt->attrs[i].name, r->fields[j].key);
+            int c = i == rt->n ? 1 : j == r->n ? -1 : md_str_cmp(rt->attrs[i].name, r->keys[j]);
             if (c > 0)
                 return false; /* an undeclared attribute */
             if (c < 0 && rt->attrs[i].required)
                 return false;
-            if (c == 0 && !tc_ok(&r->fields[j++].val, rt->attrs[i].type, depth + 1))
-                return false;
+            if (c == 0) {
+                md_field f = md_record_at(r, j++);
+                if (!tc_ok(&f.val, rt->attrs[i].type, depth + 1))
+                    return false;
+            }
             i++;
         }
         return true;
@@ -853,7 +864,12 @@ static const md_euid *first_bad_euid(const md_schema *s, const md_value *v, int 
         return NULL;
     case MD_V_RECORD:
         for (size_t i = 0; i < v->u.rec->n; i++) {
-            const md_euid *b = first_bad_euid(s, &v->u.rec->fields[i].val, depth + 1);
+            /* An entity's uid is returned from where the record points (a value loaded from the
+             * record is a local copy). */
+            const md_rval *rv = &v->u.rec->vals[i];
+            md_field f = md_record_at(v->u.rec, i);
+            const md_euid *b = rv->kind == MD_V_ENTITY ? (euid_bad(s, rv->u.uid) ? rv->u.uid : NULL)
+                                                       : first_bad_euid(s, &f.val, depth + 1);
             if (b)
                 return b;
         }
@@ -901,7 +917,8 @@ static int check_euids(const md_schema *s, const md_value *v, const char *what, 
         return 0;
     case MD_V_RECORD:
         for (size_t i = 0; i < v->u.rec->n; i++) {
-            int rc = check_euids(s, &v->u.rec->fields[i].val, what, d, depth + 1);
+            md_field f = md_record_at(v->u.rec, i);
+            int rc = check_euids(s, &f.val, what, d, depth + 1);
             if (rc)
                 return rc;
         }

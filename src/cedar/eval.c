@@ -132,30 +132,24 @@ static inline bool value_eq(const md_value *a, const md_value *b)
 }
 
 /* md_record_get: in records of up to 16 fields the key signatures are scanned and only a matching
- * field is read; records without signatures are scanned when small; larger ones are searched. */
-static inline __attribute__((always_inline)) const md_value *rec_get(const md_record *r, md_str key,
-                                                                     uint32_t sig)
+ * key is compared; larger records are searched. Returns the stored value or NULL. */
+static inline __attribute__((always_inline)) const md_rval *rec_get(const md_record *r, md_str key,
+                                                                    uint32_t sig)
 {
-    if (r->sigs && r->n <= 16) {
+    if (r->n <= 16) {
         for (uint32_t m = md_sig_hits(r->sigs, r->n, sig ? sig : md_key_sig(key)); m; m &= m - 1) {
-            const md_field *f = &r->fields[__builtin_ctz(m)];
-            if (md_bytes_eq(f->key, key))
-                return &f->val;
+            unsigned i = (unsigned)__builtin_ctz(m);
+            if (md_bytes_eq(r->keys[i], key))
+                return &r->vals[i];
         }
-        return NULL;
-    }
-    if (r->n <= 8) {
-        for (size_t i = 0; i < r->n; i++)
-            if (md_bytes_eq(r->fields[i].key, key))
-                return &r->fields[i].val;
         return NULL;
     }
     size_t lo = 0, hi = r->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int k = str_cmp(r->fields[mid].key, key);
+        int k = str_cmp(r->keys[mid], key);
         if (k == 0)
-            return &r->fields[mid].val;
+            return &r->vals[mid];
         if (k < 0)
             lo = mid + 1;
         else
@@ -172,19 +166,13 @@ static bool same_uid_ptrs(const md_euid *a, const md_euid *b)
            a->type.len == b->type.len;
 }
 
-/* Starts loading a record's signatures, header and first eight fields. */
+/* Starts loading a record's header and first nine values (its keys and signatures are usually
+ * shared with other records, and in cache). */
 static inline void prefetch_record(const md_record *r)
 {
-    uintptr_t p = (uintptr_t)r - 64;
-    __builtin_prefetch((const void *)p);
-    __builtin_prefetch((const void *)(p + 64));
-    __builtin_prefetch((const void *)(p + 128));
-    __builtin_prefetch((const void *)(p + 192));
-    __builtin_prefetch((const void *)(p + 256));
-    __builtin_prefetch((const void *)(p + 320));
-    __builtin_prefetch((const void *)(p + 384));
-    __builtin_prefetch((const void *)(p + 448));
-    __builtin_prefetch((const void *)(p + 512));
+    __builtin_prefetch(r);
+    __builtin_prefetch((const char *)r + 64);
+    __builtin_prefetch((const char *)r + 128);
 }
 
 void md_eval_cache_init(md_eval_cache *c, const md_request *req, const md_entities *es)
@@ -525,7 +513,7 @@ static int tag_op(ev *c, const md_expr *e, const md_value *x, const md_value *y,
     }
     if (!ent)
         return no_entity_error(c, e, &x->u.uid);
-    const md_value *v = rec_get(ent->tags, y->u.s, 0);
+    const md_rval *v = rec_get(ent->tags, y->u.s, 0);
     if (!v) {
         char s[300];
         fmt_euid(&x->u.uid, s, sizeof s);
@@ -533,7 +521,7 @@ static int tag_op(ev *c, const md_expr *e, const md_value *x, const md_value *y,
                            "`%s` does not have the tag `%.*s`", s,
                            (int)(y->u.s.len > 100 ? 100 : y->u.s.len), y->u.s.ptr);
     }
-    *out = *v;
+    md_rval_load(v, out);
     return 0;
 }
 
@@ -554,7 +542,7 @@ static inline __attribute__((always_inline)) int attr_get(ev *c, const md_expr *
         }
         r = ent->attrs;
     }
-    const md_value *v = rec_get(r, name, e->u.attr.sig);
+    const md_rval *v = rec_get(r, name, e->u.attr.sig);
     if (e->op == MD_E_HAS_ATTR) {
         set_bool(out, v != NULL);
         return 0;
@@ -569,7 +557,7 @@ static inline __attribute__((always_inline)) int attr_get(ev *c, const md_expr *
         return md_diag_set(c->d, MANDATE_EEVAL, e->line, e->col,
                            "`%s` does not have the attribute `%.*s`", s, nl, name.ptr);
     }
-    *out = *v;
+    md_rval_load(v, out);
     return 0;
 }
 

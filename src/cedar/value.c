@@ -90,9 +90,13 @@ int md_value_cmp(const md_value *a, const md_value *b)
     case MD_V_RECORD: {
         const md_record *x = a->u.rec, *y = b->u.rec;
         for (size_t i = 0; i < x->n && i < y->n; i++) {
-            int c = md_str_cmp(x->fields[i].key, y->fields[i].key);
-            if (!c)
-                c = md_value_cmp(&x->fields[i].val, &y->fields[i].val);
+            int c = md_str_cmp(x->keys[i], y->keys[i]);
+            if (!c) {
+                md_value u, v;
+                md_rval_load(&x->vals[i], &u);
+                md_rval_load(&y->vals[i], &v);
+                c = md_value_cmp(&u, &v);
+            }
             if (c)
                 return c;
         }
@@ -153,38 +157,125 @@ static int field_qcmp(const void *a, const void *b)
     return md_str_cmp(((const md_field *)a)->key, ((const md_field *)b)->key);
 }
 
+/* Stores v as a record holds it (cedar_int.h); entity uids and boxed values are copied into a. */
+static int rval_store(md_arena *a, const md_value *v, md_rval *out)
+{
+    memset(out, 0, sizeof *out);
+    out->kind = (uint32_t)v->kind;
+    switch (v->kind) {
+    case MD_V_BOOL: out->u.i = v->u.b; return 0;
+    case MD_V_LONG:
+    case MD_V_DECIMAL:
+    case MD_V_DATETIME:
+    case MD_V_DURATION: out->u.i = v->u.i; return 0;
+    case MD_V_STRING:
+        if (v->u.s.len >= UINT32_MAX)
+            break;
+        out->len = (uint32_t)v->u.s.len;
+        out->u.s = v->u.s.ptr;
+        return 0;
+    case MD_V_ENTITY: {
+        md_euid *u = md_arena_alloc(a, sizeof *u);
+        if (!u)
+            return MANDATE_ENOMEM;
+        *u = v->u.uid;
+        out->u.uid = u;
+        return 0;
+    }
+    case MD_V_SET: out->u.set = v->u.set; return 0;
+    case MD_V_RECORD: out->u.rec = v->u.rec; return 0;
+    case MD_V_IP: break;
+    }
+    md_value *box = md_arena_alloc(a, sizeof *box);
+    if (!box)
+        return MANDATE_ENOMEM;
+    *box = *v;
+    out->kind = MD_RVAL_BOXED;
+    out->u.boxed = box;
+    return 0;
+}
+
+static bool same_keys(const md_record *like, const md_field *f, size_t n)
+{
+    if (!like || like->n != n || n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!md_bytes_eq(like->keys[i], f[i].key))
+            return false;
+    return true;
+}
+
+int md_record_new_like(md_arena *a, const md_field *fields, size_t n, const md_record *like,
+                       const md_record **out, md_str *dup)
+{
+    if (n > (SIZE_MAX - sizeof(md_record) - 16) /
+                (sizeof(md_rval) + sizeof(md_str) + sizeof(uint32_t) + sizeof(md_field)))
+        return MANDATE_ETOOBIG;
+    const md_field *f = fields;
+    md_field small[32], *sorted = NULL;
+    bool in_order = true;
+    for (size_t i = 1; i < n && in_order; i++)
+        in_order = md_str_cmp(fields[i - 1].key, fields[i].key) < 0;
+    int rc = 0;
+    if (!in_order) {
+        sorted = n <= MD_ARRAY_LEN(small) ? small : malloc(n * sizeof *sorted);
+        if (!sorted)
+            return MANDATE_ENOMEM;
+        memcpy(sorted, fields, n * sizeof *sorted);
+        qsort(sorted, n, sizeof *sorted, field_qcmp);
+        for (size_t i = 1; i < n; i++)
+            if (md_str_eq(sorted[i - 1].key, sorted[i].key)) {
+                if (dup)
+                    *dup = sorted[i].key;
+                rc = MANDATE_EEXIST;
+                goto done;
+            }
+        f = sorted;
+    }
+    bool share = same_keys(like, f, n);
+    /* The signatures are zero-padded to a multiple of four (md_sig_hits reads four at a time). */
+    size_t n_sigs = (n + 3) & ~(size_t)3;
+    size_t size = sizeof(md_record) + n * sizeof(md_rval) +
+                  (share ? 0 : n * sizeof(md_str) + n_sigs * sizeof(uint32_t));
+    char *mem = md_arena_alloc(a, size);
+    if (!mem) {
+        rc = MANDATE_ENOMEM;
+        goto done;
+    }
+    md_record *r = (md_record *)(void *)mem;
+    r->n = n;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = rval_store(a, &f[i].val, &r->vals[i]);
+    if (rc)
+        goto done;
+    if (share) {
+        r->keys = like->keys;
+        r->sigs = like->sigs;
+    } else if (n) {
+        md_str *keys = (md_str *)(void *)(mem + sizeof(md_record) + n * sizeof(md_rval));
+        uint32_t *sigs = (uint32_t *)(void *)(keys + n);
+        for (size_t i = 0; i < n; i++) {
+            keys[i] = f[i].key;
+            sigs[i] = md_key_sig(f[i].key);
+        }
+        for (size_t i = n; i < n_sigs; i++)
+            sigs[i] = 0;
+        r->keys = keys;
+        r->sigs = sigs;
+    } else {
+        r->keys = NULL;
+        r->sigs = NULL;
+    }
+    *out = r;
+done:
+    if (sorted != small)
+        free(sorted);
+    return rc;
+}
+
 int md_record_new(md_arena *a, const md_field *fields, size_t n, const md_record **out, md_str *dup)
 {
-    if (n > (SIZE_MAX - sizeof(md_record)) / (sizeof(md_field) + sizeof(uint32_t)))
-        return MANDATE_ETOOBIG;
-    /* The signatures go just before the header, so both usually share a cache line; the padding
-     * to 16 bytes stays zero (md_sig_hits reads four at a time). */
-    size_t sig_bytes = (n * sizeof(uint32_t) + 15) & ~(size_t)15;
-    char *mem = md_arena_alloc(a, sig_bytes + sizeof(md_record) + n * sizeof(md_field));
-    if (!mem)
-        return MANDATE_ENOMEM;
-    uint32_t *sigs = (uint32_t *)(void *)mem;
-    md_record *r = (md_record *)(void *)(mem + sig_bytes);
-    if (n)
-        memcpy(r->fields, fields, n * sizeof(md_field));
-    bool sorted = true;
-    for (size_t i = 1; i < n && sorted; i++)
-        sorted = md_str_cmp(r->fields[i - 1].key, r->fields[i].key) < 0;
-    if (!sorted) {
-        qsort(r->fields, n, sizeof(md_field), field_qcmp);
-        for (size_t i = 1; i < n; i++)
-            if (md_str_eq(r->fields[i - 1].key, r->fields[i].key)) {
-                if (dup)
-                    *dup = r->fields[i].key;
-                return MANDATE_EEXIST;
-            }
-    }
-    for (size_t i = 0; i < n; i++)
-        sigs[i] = md_key_sig(r->fields[i].key);
-    r->n = n;
-    r->sigs = sigs;
-    *out = r;
-    return 0;
+    return md_record_new_like(a, fields, n, NULL, out, dup);
 }
 
 const md_record *md_record_empty(void)
@@ -193,28 +284,36 @@ const md_record *md_record_empty(void)
     return &empty;
 }
 
-const md_value *md_record_get(const md_record *r, md_str key)
+md_field md_record_at(const md_record *r, size_t i)
 {
-    if (r->sigs && r->n <= 16) {
-        for (uint32_t m = md_sig_hits(r->sigs, r->n, md_key_sig(key)); m; m &= m - 1) {
-            const md_field *f = &r->fields[__builtin_ctz(m)];
-            if (md_bytes_eq(f->key, key))
-                return &f->val;
+    md_field f = {.key = r->keys[i]};
+    md_rval_load(&r->vals[i], &f.val);
+    return f;
+}
+
+bool md_record_get(const md_record *r, md_str key, md_value *out)
+{
+    const md_rval *v = NULL;
+    if (r->n <= 16) {
+        for (uint32_t m = md_sig_hits(r->sigs, r->n, md_key_sig(key)); m && !v; m &= m - 1)
+            if (md_bytes_eq(r->keys[__builtin_ctz(m)], key))
+                v = &r->vals[__builtin_ctz(m)];
+    } else {
+        size_t lo = 0, hi = r->n;
+        while (lo < hi && !v) {
+            size_t mid = lo + (hi - lo) / 2;
+            int c = md_str_cmp(r->keys[mid], key);
+            if (c == 0)
+                v = &r->vals[mid];
+            else if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
         }
-        return NULL;
     }
-    size_t lo = 0, hi = r->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = md_str_cmp(r->fields[mid].key, key);
-        if (c == 0)
-            return &r->fields[mid].val;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    if (v && out)
+        md_rval_load(v, out);
+    return v != NULL;
 }
 
 bool md_set_contains(const md_set *s, const md_value *v)
@@ -310,14 +409,15 @@ int md_value_print(md_buf *b, const md_value *v)
     case MD_V_RECORD:
         rc = md_buf_append(b, "{", 1);
         for (size_t i = 0; i < v->u.rec->n && !rc; i++) {
+            md_field f = md_record_at(v->u.rec, i);
             if (i)
                 rc = md_buf_append(b, ", ", 2);
             if (!rc)
-                rc = print_cedar_str(b, v->u.rec->fields[i].key);
+                rc = print_cedar_str(b, f.key);
             if (!rc)
                 rc = md_buf_append(b, ": ", 2);
             if (!rc)
-                rc = md_value_print(b, &v->u.rec->fields[i].val);
+                rc = md_value_print(b, &f.val);
         }
         return rc ? rc : md_buf_append(b, "}", 1);
     case MD_V_DECIMAL:

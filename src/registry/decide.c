@@ -126,7 +126,7 @@ static int build_context(mandate_agent_result *res, const mandate_agent_request 
         json_decref(j);
         if (rc)
             return rc;
-        if (md_record_get(user.u.rec, MD_STR_LIT("mandate")))
+        if (md_record_get(user.u.rec, MD_STR_LIT("mandate"), NULL))
             return md_diag_set(d, MANDATE_EINVAL, 0, 0,
                                "context must not hold 'mandate': mandate fills it in");
         *caller = user;
@@ -166,14 +166,14 @@ static int build_context(mandate_agent_result *res, const mandate_agent_request 
         return rc;
     /* The caller's fields (sorted) with mandate put in its place. */
     size_t nu = user.u.rec->n, at = 0;
-    while (at < nu && md_str_cmp(user.u.rec->fields[at].key, MD_STR_LIT("mandate")) < 0)
+    while (at < nu && md_str_cmp(user.u.rec->keys[at], MD_STR_LIT("mandate")) < 0)
         at++;
     md_field *all = md_arena_array(a, nu + 1, sizeof *all);
     if (!all)
         return MANDATE_ENOMEM;
-    memcpy(all, user.u.rec->fields, at * sizeof *all);
+    for (size_t i = 0; i < nu; i++)
+        all[i < at ? i : i + 1] = md_record_at(user.u.rec, i);
     all[at] = (md_field){MD_STR_LIT("mandate"), {.kind = MD_V_RECORD, .u.rec = mrec}};
-    memcpy(all + at + 1, user.u.rec->fields + at, (nu - at) * sizeof *all);
     const md_record *ctx;
     if ((rc = md_record_new(a, all, nu + 1, &ctx, &dup)))
         return rc;

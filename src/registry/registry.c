@@ -463,10 +463,10 @@ static int merge_entity(md_arena *a, md_entity *reg, const md_entity *user)
         return MANDATE_ENOMEM;
     size_t k = 0;
     for (size_t i = 0; i < reg->attrs->n; i++)
-        f[k++] = reg->attrs->fields[i];
+        f[k++] = md_record_at(reg->attrs, i);
     for (size_t i = 0; i < user->attrs->n; i++)
-        if (!md_record_get(reg->attrs, user->attrs->fields[i].key))
-            f[k++] = user->attrs->fields[i];
+        if (!md_record_get(reg->attrs, user->attrs->keys[i], NULL))
+            f[k++] = md_record_at(user->attrs, i);
     md_str dup;
     int rc = md_record_new(a, f, k, &reg->attrs, &dup);
     if (rc)
@@ -1528,9 +1528,10 @@ MD_EXPORT int mandate_registry_entities_json(mandate_registry *r, char **json_ou
         if (principal_entity(a, s->p[i], &e))
             continue;
         json_t *attrs = json_object(), *parents = json_array();
-        for (size_t k = 0; k < e.attrs->n; k++)
-            json_object_setn_new(attrs, e.attrs->fields[k].key.ptr, e.attrs->fields[k].key.len,
-                                 value_json(&e.attrs->fields[k].val));
+        for (size_t k = 0; k < e.attrs->n; k++) {
+            md_field f = md_record_at(e.attrs, k);
+            json_object_setn_new(attrs, f.key.ptr, f.key.len, value_json(&f.val));
+        }
         for (size_t k = 0; k < e.n_parents; k++)
             json_array_append_new(parents, uid_json(&e.parents[k]));
         json_array_append_new(arr, json_pack("{s:o,s:o,s:o}", "uid", uid_json(&e.uid), "attrs",

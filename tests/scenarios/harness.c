@@ -292,10 +292,13 @@ int hz_decide(hz *h, const hz_req *r, hz_result *out)
         (rc = md_euid_parse(a, r->resource, strlen(r->resource), &rq.resource, &d)))
         goto out;
     const md_entity *pe = md_entities_find(h->es, &rq.principal);
-    const md_value *ov = pe ? md_record_get(pe->attrs, MD_STR_LIT("owner")) : NULL;
-    const md_value *wv = pe ? md_record_get(pe->attrs, MD_STR_LIT("workflow")) : NULL;
+    md_value ov_v, wv_v, iv_v;
+    const md_value *ov = pe && md_record_get(pe->attrs, MD_STR_LIT("owner"), &ov_v) ? &ov_v : NULL;
+    const md_value *wv =
+        pe && md_record_get(pe->attrs, MD_STR_LIT("workflow"), &wv_v) ? &wv_v : NULL;
     const md_entity *we = wv ? md_entities_find(h->es, &wv->u.uid) : NULL;
-    const md_value *iv = we ? md_record_get(we->attrs, MD_STR_LIT("impacts")) : NULL;
+    const md_value *iv =
+        we && md_record_get(we->attrs, MD_STR_LIT("impacts"), &iv_v) ? &iv_v : NULL;
     const char *owner = ov ? uid_text(a, &ov->u.uid) : NULL;
     const char *workflow = wv ? uid_text(a, &wv->u.uid) : NULL;
     const char *impacts[8];
@@ -342,7 +345,8 @@ int hz_decide(hz *h, const hz_req *r, hz_result *out)
     md_record_new(a, m, nm, &mrec, &dup);
     size_t nu = user.u.rec->n;
     md_field *all = md_arena_array(a, nu + 1, sizeof *all);
-    memcpy(all, user.u.rec->fields, nu * sizeof *all);
+    for (size_t i = 0; i < nu; i++)
+        all[i] = md_record_at(user.u.rec, i);
     all[nu] = (md_field){MD_STR_LIT("mandate"), {.kind = MD_V_RECORD, .u.rec = mrec}};
     if ((rc = md_record_new(a, all, nu + 1, &ctx, &dup)))
         goto out;
