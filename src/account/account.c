@@ -740,12 +740,9 @@ MD_EXPORT int mandate_approval_decide(mandate_account *acc, const char *entities
     md_arena *a = md_arena_new();
     if (!a)
         return md_account_finish(diag, &d, MANDATE_ENOMEM);
-    json_t *j = NULL;
     md_entities *es = NULL;
-    int rc = md_json_parse(entities_json, len ? len : strlen(entities_json), &j, &d);
-    if (!rc)
-        rc = md_entities_from_json(a, j, NULL, &es, &d);
-    json_decref(j);
+    int rc =
+        md_entities_from_text(a, entities_json, len ? len : strlen(entities_json), NULL, &es, &d);
     if (!rc)
         rc = md_approval_decide(acc, es, in, index, &d);
     md_arena_free(a);

@@ -146,15 +146,10 @@ MD_EXPORT int mandate_entities_parse(mandate_entities **out, const char *json, s
                     MD_CEDAR_MAX_JSON_TEXT);
         return fail(diag, &d, MANDATE_ETOOBIG);
     }
-    json_t *j = NULL;
-    int rc = md_json_parse(json, len, &j, &d);
-    if (rc)
-        return fail(diag, &d, rc);
     mandate_entities *e = calloc(1, sizeof *e);
-    rc = MANDATE_ENOMEM;
+    int rc = MANDATE_ENOMEM;
     if (e && (e->arena = md_arena_new()))
-        rc = md_entities_from_json(e->arena, j, schema ? schema->schema : NULL, &e->es, &d);
-    json_decref(j);
+        rc = md_entities_from_text(e->arena, json, len, schema ? schema->schema : NULL, &e->es, &d);
     if (rc) {
         mandate_entities_free(e);
         return fail(diag, &d, rc);

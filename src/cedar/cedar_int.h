@@ -355,6 +355,19 @@ int md_context_from_json(md_arena *a, const json_t *j, const md_schema *schema,
 /* A value without a schema (attribute values, context fields). */
 int md_value_from_json(md_arena *a, const json_t *j, const md_type *expected, md_value *out,
                        md_diag *d);
+/* The same from the arena JSON tree of core/json.h (no jansson values on the way). The _json
+ * forms above convert their argument to this tree first. */
+typedef struct md_jv md_jv;
+int md_entities_from_jv(md_arena *a, const md_jv *arr, const md_schema *schema, md_entities **out,
+                        md_diag *d);
+int md_euid_from_jv(md_arena *a, const md_jv *j, md_euid *out, md_diag *d);
+int md_context_from_jv(md_arena *a, const md_jv *j, const md_schema *schema, const md_euid *action,
+                       md_value *out, md_diag *d);
+int md_value_from_jv(md_arena *a, const md_jv *j, const md_type *expected, md_value *out,
+                     md_diag *d);
+/* md_entities_from_jv of JSON text (parsed as md_json_parse would, errors with line:column). */
+int md_entities_from_text(md_arena *a, const char *text, size_t len, const md_schema *schema,
+                          md_entities **out, md_diag *d);
 
 /* ---- extension types (ext.c) ---- */
 /* Parsers of the extension constructors' string arguments. They return false on bad text. */

@@ -15,6 +15,10 @@
  *
  * Identical duplicate entities are accepted (Rust Cedar 4.x since #1473); differing duplicates and
  * parent cycles are errors.
+ *
+ * The reader walks the arena JSON tree of core/json.h (md_jv): the server hands it the request's
+ * own tree, and entity files are parsed straight into one (md_entities_from_text). The jansson
+ * entry points (*_from_json) convert their argument to that tree first, borrowing its strings.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,17 +110,54 @@ static void path_pop(jctx *c, size_t old)
     c->path[old] = '\0';
 }
 
-static const char *json_kind(const json_t *j)
+/* ---- the JSON tree (core/json.h's md_jv) ---- */
+
+static inline bool jv_is(const md_jv *j, md_jv_kind k)
 {
-    switch (json_typeof(j)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a non-integer number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
+    return j && j->kind == k;
+}
+static inline bool jv_is_object(const md_jv *j)
+{
+    return jv_is(j, MD_JV_OBJECT);
+}
+static inline bool jv_is_array(const md_jv *j)
+{
+    return jv_is(j, MD_JV_ARRAY);
+}
+static inline bool jv_is_string(const md_jv *j)
+{
+    return jv_is(j, MD_JV_STRING);
+}
+/* Members of an object or an array; 0 for anything else. */
+static inline size_t jv_size(const md_jv *j)
+{
+    return jv_is_object(j) || jv_is_array(j) ? j->n : 0;
+}
+static inline const md_jv *jv_at(const md_jv *j, size_t i)
+{
+    return &j->u.c.items[i];
+}
+static inline md_str jv_s(const md_jv *j)
+{
+    return j->u.s.len ? j->u.s : (md_str){"", 0};
+}
+/* Key i of an object. */
+static inline md_str jv_key(const md_jv *obj, size_t i)
+{
+    md_str k = obj->u.c.keys[i];
+    return k.len ? k : (md_str){"", 0};
+}
+static const char *json_kind(const md_jv *j)
+{
+    switch (j->kind) {
+    case MD_JV_OBJECT: return "an object";
+    case MD_JV_ARRAY: return "an array";
+    case MD_JV_STRING: return "a string";
+    case MD_JV_INTEGER: return "an integer";
+    case MD_JV_REAL: return "a non-integer number";
+    case MD_JV_TRUE:
+    case MD_JV_FALSE: return "a boolean";
+    case MD_JV_NULL: return "null";
     }
     return "an unknown JSON value";
 }
@@ -217,42 +258,43 @@ static int copy_str(jctx *c, const char *p, size_t n, md_str *out)
     return 0;
 }
 
-static int json_str(jctx *c, const json_t *j, md_str *out)
+static int json_str(jctx *c, const md_jv *j, md_str *out)
 {
-    return copy_str(c, json_string_value(j), json_string_length(j), out);
+    md_str s = jv_s(j);
+    return copy_str(c, s.ptr, s.len, out);
 }
 
 /* ---- entity uids ---- */
 
-static const json_t *type_and_id(const json_t *j)
+static const md_jv *type_and_id(const md_jv *j)
 {
-    if (!json_is_object(j))
+    if (!jv_is_object(j))
         return NULL;
-    if (!json_is_string(json_object_get(j, "type")) || !json_is_string(json_object_get(j, "id")))
+    if (!jv_is_string(md_jv_get(j, "type")) || !jv_is_string(md_jv_get(j, "id")))
         return NULL;
     return j;
 }
 
-static int uid_from_type_and_id(jctx *c, const json_t *t, md_euid *out)
+static int uid_from_type_and_id(jctx *c, const md_jv *t, md_euid *out)
 {
-    const json_t *ty = json_object_get(t, "type");
-    md_str name = {json_string_value(ty), json_string_length(ty)};
+    const md_jv *ty = md_jv_get(t, "type");
+    md_str name = jv_s(ty);
     if (!md_cedar_name_valid(name))
         return fail(c, MANDATE_EPARSE, "has an invalid entity type name '%.*s'",
                     (int)(name.len > 100 ? 100 : name.len), name.ptr);
     int rc = json_str(c, ty, &out->type);
-    return rc ? rc : json_str(c, json_object_get(t, "id"), &out->id);
+    return rc ? rc : json_str(c, md_jv_get(t, "id"), &out->id);
 }
 
 /* An entity uid as EntityUidJson: {"__entity": {"type","id"}} or {"type","id"}. */
-static int parse_uid(jctx *c, const json_t *j, md_euid *out)
+static int parse_uid(jctx *c, const md_jv *j, md_euid *out)
 {
-    if (!json_is_object(j))
+    if (!jv_is_object(j))
         return fail(c, MANDATE_EPARSE,
                     "should be an entity uid {\"type\": ..., \"id\": ...}, found %s", json_kind(j));
-    if (json_is_string(json_object_get(j, "__expr")))
+    if (jv_is_string(md_jv_get(j, "__expr")))
         return fail(c, MANDATE_EPARSE, "uses an __expr escape, which is not supported");
-    const json_t *t = type_and_id(json_object_get(j, "__entity"));
+    const md_jv *t = type_and_id(md_jv_get(j, "__entity"));
     if (!t)
         t = type_and_id(j);
     if (!t)
@@ -300,28 +342,28 @@ static const md_type *ext_arg_type(md_extfn f, size_t i)
     return NULL;
 }
 
-static int parse_plain(jctx *c, const json_t *j, md_value *out);
-static int parse_typed(jctx *c, const json_t *j, const md_type *t, md_value *out);
+static int parse_plain(jctx *c, const md_jv *j, md_value *out);
+static int parse_typed(jctx *c, const md_jv *j, const md_type *t, md_value *out);
 
 /* Recognises FnAndArgs: {"fn": string, "arg": v} or {"fn": string, "args": [..]}. */
-static bool fn_and_args(const json_t *j, const json_t **fn, const json_t **arg, const json_t **args)
+static bool fn_and_args(const md_jv *j, const md_jv **fn, const md_jv **arg, const md_jv **args)
 {
-    if (!json_is_object(j) || !json_is_string(json_object_get(j, "fn")))
+    if (!jv_is_object(j) || !jv_is_string(md_jv_get(j, "fn")))
         return false;
-    *fn = json_object_get(j, "fn");
-    *arg = json_object_get(j, "arg");
+    *fn = md_jv_get(j, "fn");
+    *arg = md_jv_get(j, "arg");
     *args = NULL;
     if (*arg)
         return true;
-    *args = json_object_get(j, "args");
-    return json_is_array(*args);
+    *args = md_jv_get(j, "args");
+    return jv_is_array(*args);
 }
 
 /* Parses the arguments (typed: by the function's argument types) and applies the function. */
-static int call_ext(jctx *c, const json_t *fn, const json_t *arg, const json_t *args, bool typed,
+static int call_ext(jctx *c, const md_jv *fn, const md_jv *arg, const md_jv *args, bool typed,
                     md_value *out)
 {
-    md_str name = {json_string_value(fn), json_string_length(fn)};
+    md_str name = jv_s(fn);
     int nl = (int)(name.len > 100 ? 100 : name.len);
     if (!md_cedar_name_valid(name))
         return fail(c, MANDATE_EPARSE, "has an invalid extension function name '%.*s'", nl,
@@ -330,7 +372,7 @@ static int call_ext(jctx *c, const json_t *fn, const json_t *arg, const json_t *
     if (!md_extfn_from_name(name, &f))
         return fail(c, MANDATE_EPARSE, "calls '%.*s', which is not an extension function", nl,
                     name.ptr);
-    size_t n = arg ? 1 : json_array_size(args);
+    size_t n = arg ? 1 : jv_size(args);
     size_t want = md_extfn_arity(f);
     if (n != want)
         return fail(c, MANDATE_EPARSE, "calls '%.*s' with %zu argument%s; it takes %zu", nl,
@@ -339,7 +381,7 @@ static int call_ext(jctx *c, const json_t *fn, const json_t *arg, const json_t *
     if (n > MD_ARRAY_LEN(argv))
         return fail(c, MANDATE_EINTERNAL, "extension function with too many arguments");
     for (size_t i = 0; i < n; i++) {
-        const json_t *aj = arg ? arg : json_array_get(args, i);
+        const md_jv *aj = arg ? arg : jv_at(args, i);
         int rc =
             typed ? parse_typed(c, aj, ext_arg_type(f, i), &argv[i]) : parse_plain(c, aj, &argv[i]);
         if (rc)
@@ -363,15 +405,15 @@ static int enter(jctx *c)
     return 0;
 }
 
-static int parse_array_as_set(jctx *c, const json_t *j, const md_type *elem, bool typed,
+static int parse_array_as_set(jctx *c, const md_jv *j, const md_type *elem, bool typed,
                               md_value *out)
 {
-    size_t n = json_array_size(j);
+    size_t n = jv_size(j);
     md_value *items = md_arena_array(c->tmp, n ? n : 1, sizeof *items);
     if (!items)
         return fail(c, MANDATE_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        const json_t *e = json_array_get(j, i);
+        const md_jv *e = jv_at(j, i);
         int rc = typed ? parse_typed(c, e, elem, &items[i]) : parse_plain(c, e, &items[i]);
         if (rc)
             return rc;
@@ -401,53 +443,52 @@ static int make_record(jctx *c, md_field *fields, size_t n, md_value *out)
     return 0;
 }
 
-static int parse_plain_inner(jctx *c, const json_t *j, md_value *out)
+static int parse_plain_inner(jctx *c, const md_jv *j, md_value *out)
 {
-    switch (json_typeof(j)) {
-    case JSON_TRUE:
-    case JSON_FALSE:
+    switch (j->kind) {
+    case MD_JV_TRUE:
+    case MD_JV_FALSE:
         out->kind = MD_V_BOOL;
-        out->u.b = json_is_true(j);
+        out->u.b = j->kind == MD_JV_TRUE;
         return 0;
-    case JSON_INTEGER:
+    case MD_JV_INTEGER:
         out->kind = MD_V_LONG;
-        out->u.i = (int64_t)json_integer_value(j);
+        out->u.i = j->u.i;
         return 0;
-    case JSON_REAL:
+    case MD_JV_REAL:
         return fail(c, MANDATE_EPARSE,
                     "is %g, which is not an integer (Cedar Longs are 64-bit "
                     "integers)",
-                    json_real_value(j));
-    case JSON_STRING: out->kind = MD_V_STRING; return json_str(c, j, &out->u.s);
-    case JSON_NULL: return fail(c, MANDATE_EPARSE, "is null, which is not a Cedar value");
-    case JSON_ARRAY: return parse_array_as_set(c, j, NULL, false, out);
-    case JSON_OBJECT: break;
+                    j->u.r);
+    case MD_JV_STRING: out->kind = MD_V_STRING; return json_str(c, j, &out->u.s);
+    case MD_JV_NULL: return fail(c, MANDATE_EPARSE, "is null, which is not a Cedar value");
+    case MD_JV_ARRAY: return parse_array_as_set(c, j, NULL, false, out);
+    case MD_JV_OBJECT: break;
     }
-    if (json_object_size(j) == 1) {
-        const json_t *v;
-        if ((v = json_object_get(j, "__extn")) != NULL) {
-            const json_t *fn, *arg, *args;
-            if (json_object_size(v) >= 2 && fn_and_args(v, &fn, &arg, &args))
+    if (jv_size(j) == 1) {
+        const md_jv *v;
+        if ((v = md_jv_get(j, "__extn")) != NULL) {
+            const md_jv *fn, *arg, *args;
+            if (jv_size(v) >= 2 && fn_and_args(v, &fn, &arg, &args))
                 return call_ext(c, fn, arg, args, false, out);
-        } else if ((v = json_object_get(j, "__expr")) != NULL) {
-            if (json_is_string(v))
+        } else if ((v = md_jv_get(j, "__expr")) != NULL) {
+            if (jv_is_string(v))
                 return fail(c, MANDATE_EPARSE, "uses an __expr escape, which is not supported");
-        } else if ((v = json_object_get(j, "__entity")) != NULL) {
-            if (json_object_size(v) >= 2 && type_and_id(v)) {
+        } else if ((v = md_jv_get(j, "__entity")) != NULL) {
+            if (jv_size(v) >= 2 && type_and_id(v)) {
                 out->kind = MD_V_ENTITY;
                 return uid_from_type_and_id(c, v, &out->u.uid);
             }
         }
     }
-    size_t n = json_object_size(j), i = 0;
+    size_t n = jv_size(j), i = 0;
     md_field *fields = md_arena_array(c->tmp, n ? n : 1, sizeof *fields);
     if (!fields)
         return fail(c, MANDATE_ENOMEM, "out of memory");
-    const char *key;
-    size_t klen;
-    json_t *v;
-    json_object_keylen_foreach((json_t *)j, key, klen, v)
-    {
+    for (size_t m = 0; m < n; m++) {
+        const char *key = jv_key(j, m).ptr;
+        size_t klen = jv_key(j, m).len;
+        const md_jv *v = jv_at(j, m);
         int rc = copy_str(c, key, klen, &fields[i].key);
         if (rc)
             return rc;
@@ -461,7 +502,7 @@ static int parse_plain_inner(jctx *c, const json_t *j, md_value *out)
     return make_record(c, fields, i, out);
 }
 
-static int parse_plain(jctx *c, const json_t *j, md_value *out)
+static int parse_plain(jctx *c, const md_jv *j, md_value *out)
 {
     int rc = enter(c);
     if (rc)
@@ -490,15 +531,45 @@ static const md_attr_type *rec_attr(const md_rec_type *r, const char *key, size_
 
 static int typecheck_here(jctx *c, const md_value *v, const md_type *t);
 
-static int parse_typed_record(jctx *c, const json_t *j, const md_rec_type *rt, md_value *out)
+/* The members of obj by the attribute of rt they name (rt->n slots, NULL when absent); *undeclared
+ * gets the first member (in text order) rt does not declare, or stays NULL. */
+static int members_by_attr(jctx *c, const md_jv *obj, const md_rec_type *rt, const md_jv ***out,
+                           md_str *undeclared, bool *has_undeclared)
+{
+    const md_jv **by = md_arena_array(c->tmp, rt->n ? rt->n : 1, sizeof *by);
+    if (!by)
+        return fail(c, MANDATE_ENOMEM, "out of memory");
+    memset(by, 0, (rt->n ? rt->n : 1) * sizeof *by);
+    *has_undeclared = false;
+    for (size_t m = 0; m < obj->n; m++) {
+        md_str k = jv_key(obj, m);
+        const md_attr_type *at = rec_attr(rt, k.ptr, k.len);
+        if (at)
+            by[at - rt->attrs] = jv_at(obj, m);
+        else if (!*has_undeclared) {
+            *undeclared = k;
+            *has_undeclared = true;
+        }
+    }
+    *out = by;
+    return 0;
+}
+
+static int parse_typed_record(jctx *c, const md_jv *j, const md_rec_type *rt, md_value *out)
 {
     size_t n = rt->n, m = 0;
     md_field *fields = md_arena_array(c->tmp, n ? n : 1, sizeof *fields);
     if (!fields)
         return fail(c, MANDATE_ENOMEM, "out of memory");
+    const md_jv **by;
+    md_str undeclared = {0};
+    bool has_undeclared;
+    int rc = members_by_attr(c, j, rt, &by, &undeclared, &has_undeclared);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < n; i++) {
         const md_attr_type *at = &rt->attrs[i];
-        const json_t *v = json_object_getn(j, at->name.ptr, at->name.len);
+        const md_jv *v = by[i];
         if (!v) {
             if (at->required)
                 return fail(c, MANDATE_ESCHEMA, "is missing the required attribute '%.*s'",
@@ -507,33 +578,27 @@ static int parse_typed_record(jctx *c, const json_t *j, const md_rec_type *rt, m
         }
         fields[m].key = at->name;
         size_t old = path_push(c, at->name.ptr, at->name.len);
-        int rc = parse_typed(c, v, at->type, &fields[m].val);
+        rc = parse_typed(c, v, at->type, &fields[m].val);
         path_pop(c, old);
         if (rc)
             return rc;
         m++;
     }
-    const char *key;
-    size_t klen;
-    json_t *v;
-    json_object_keylen_foreach((json_t *)j, key, klen, v)
-    {
-        if (!rec_attr(rt, key, klen))
-            return fail(c, MANDATE_ESCHEMA,
-                        "has the attribute '%.*s', which the schema does not "
-                        "declare",
-                        (int)(klen > 100 ? 100 : klen), key);
-    }
+    if (has_undeclared)
+        return fail(c, MANDATE_ESCHEMA,
+                    "has the attribute '%.*s', which the schema does not "
+                    "declare",
+                    (int)(undeclared.len > 100 ? 100 : undeclared.len), undeclared.ptr);
     return make_record(c, fields, m, out);
 }
 
-static int parse_typed_ext(jctx *c, const json_t *j, const md_type *t, md_value *out)
+static int parse_typed_ext(jctx *c, const md_jv *j, const md_type *t, md_value *out)
 {
-    const json_t *fn, *arg, *args;
-    if (json_is_object(j)) {
-        if (json_is_string(json_object_get(j, "__expr")))
+    const md_jv *fn, *arg, *args;
+    if (jv_is_object(j)) {
+        if (jv_is_string(md_jv_get(j, "__expr")))
             return fail(c, MANDATE_EPARSE, "uses an __expr escape, which is not supported");
-        if (fn_and_args(json_object_get(j, "__extn"), &fn, &arg, &args))
+        if (fn_and_args(md_jv_get(j, "__extn"), &fn, &arg, &args))
             return call_ext(c, fn, arg, args, true, out);
         if (fn_and_args(j, &fn, &arg, &args))
             return call_ext(c, fn, arg, args, true, out);
@@ -561,7 +626,7 @@ static int parse_typed_ext(jctx *c, const json_t *j, const md_type *t, md_value 
     return 0;
 }
 
-static int parse_typed_inner(jctx *c, const json_t *j, const md_type *t, md_value *out)
+static int parse_typed_inner(jctx *c, const md_jv *j, const md_type *t, md_value *out)
 {
     switch (t->kind) {
     case MD_T_ENTITY: out->kind = MD_V_ENTITY; return parse_uid(c, j, &out->u.uid);
@@ -570,11 +635,11 @@ static int parse_typed_inner(jctx *c, const json_t *j, const md_type *t, md_valu
     case MD_T_DATETIME:
     case MD_T_DURATION: return parse_typed_ext(c, j, t, out);
     case MD_T_SET:
-        if (json_is_array(j))
+        if (jv_is_array(j))
             return parse_array_as_set(c, j, t->u.elem, true, out);
         break;
     case MD_T_RECORD:
-        if (json_is_object(j))
+        if (jv_is_object(j))
             return parse_typed_record(c, j, &t->u.rec, out);
         break;
     case MD_T_BOOL:
@@ -587,7 +652,7 @@ static int parse_typed_inner(jctx *c, const json_t *j, const md_type *t, md_valu
     return rc ? rc : typecheck_here(c, &v, t);
 }
 
-static int parse_typed(jctx *c, const json_t *j, const md_type *t, md_value *out)
+static int parse_typed(jctx *c, const md_jv *j, const md_type *t, md_value *out)
 {
     if (!t)
         return parse_plain(c, j, out);
@@ -977,10 +1042,10 @@ static int allowed_parent(jctx *c, const md_entity_type *et, md_str ptype, bool 
     return 0;
 }
 
-static int parse_fields(jctx *c, const json_t *obj, const char *kind, const md_entity_type *et,
+static int parse_fields(jctx *c, const md_jv *obj, const char *kind, const md_entity_type *et,
                         const md_record **out)
 {
-    size_t n = json_object_size(obj), i = 0;
+    size_t n = jv_size(obj), i = 0;
     md_field *fields = md_arena_array(c->tmp, n ? n : 1, sizeof *fields);
     if (!fields)
         return fail(c, MANDATE_ENOMEM, "out of memory");
@@ -988,23 +1053,30 @@ static int parse_fields(jctx *c, const json_t *obj, const char *kind, const md_e
     if (et && is_tag && n && !et->tags)
         return fail(c, MANDATE_ESCHEMA, "has tags, but entity type '%.*s' declares none",
                     (int)(et->name.len > 100 ? 100 : et->name.len), et->name.ptr);
-    const char *key;
-    size_t klen;
-    json_t *v;
+    /* The declared attributes seen, for the check of required ones after the loop. */
+    const md_rec_type *shape = et && !is_tag ? &et->shape->u.rec : NULL;
+    bool *seen = shape ? md_arena_array(c->tmp, shape->n + 1, sizeof *seen) : NULL;
+    if (shape && !seen)
+        return fail(c, MANDATE_ENOMEM, "out of memory");
+    if (seen)
+        memset(seen, 0, (shape->n + 1) * sizeof *seen);
     c->kind = kind;
-    json_object_keylen_foreach((json_t *)obj, key, klen, v)
-    {
+    for (size_t m = 0; m < n; m++) {
+        const char *key = jv_key(obj, m).ptr;
+        size_t klen = jv_key(obj, m).len;
+        const md_jv *v = jv_at(obj, m);
         const md_type *t = NULL;
         if (et && is_tag)
             t = et->tags;
-        if (et && !is_tag) {
-            const md_attr_type *at = rec_attr(&et->shape->u.rec, key, klen);
+        if (shape) {
+            const md_attr_type *at = rec_attr(shape, key, klen);
             if (!at)
                 return fail(c, MANDATE_ESCHEMA,
                             "has the attribute '%.*s', which entity type '%.*s' does not declare",
                             (int)(klen > 100 ? 100 : klen), key,
                             (int)(et->name.len > 100 ? 100 : et->name.len), et->name.ptr);
             t = at->type;
+            seen[at - shape->attrs] = true;
         }
         int rc = copy_str(c, key, klen, &fields[i].key);
         if (rc)
@@ -1025,15 +1097,11 @@ static int parse_fields(jctx *c, const json_t *obj, const char *kind, const md_e
         i++;
     }
     c->kind = NULL;
-    if (et && !is_tag) {
-        const md_rec_type *rt = &et->shape->u.rec;
-        for (size_t k = 0; k < rt->n; k++)
-            if (rt->attrs[k].required &&
-                !json_object_getn(obj, rt->attrs[k].name.ptr, rt->attrs[k].name.len))
-                return fail(c, MANDATE_ESCHEMA, "is missing the required attribute '%.*s'",
-                            (int)(rt->attrs[k].name.len > 100 ? 100 : rt->attrs[k].name.len),
-                            rt->attrs[k].name.ptr);
-    }
+    for (size_t k = 0; shape && k < shape->n; k++)
+        if (shape->attrs[k].required && !seen[k])
+            return fail(c, MANDATE_ESCHEMA, "is missing the required attribute '%.*s'",
+                        (int)(shape->attrs[k].name.len > 100 ? 100 : shape->attrs[k].name.len),
+                        shape->attrs[k].name.ptr);
     md_value rv;
     int rc = make_record(c, fields, i, &rv);
     if (!rc)
@@ -1041,7 +1109,7 @@ static int parse_fields(jctx *c, const json_t *obj, const char *kind, const md_e
     return rc;
 }
 
-static int parse_entity(jctx *c, const json_t *j, size_t idx, md_entity *out)
+static int parse_entity(jctx *c, const md_jv *j, size_t idx, md_entity *out)
 {
     c->where = NULL;
     c->ent_idx = idx;
@@ -1050,10 +1118,10 @@ static int parse_entity(jctx *c, const json_t *j, size_t idx, md_entity *out)
     c->kind = NULL;
     c->plen = 0;
     c->path[0] = '\0';
-    if (!json_is_object(j))
+    if (!jv_is_object(j))
         return fail(c, MANDATE_EPARSE, "should be an object with uid, attrs and parents, found %s",
                     json_kind(j));
-    const json_t *uid = json_object_get(j, "uid");
+    const md_jv *uid = md_jv_get(j, "uid");
     if (!uid)
         return fail(c, MANDATE_EPARSE, "has no 'uid'");
     c->ent_part = 1;
@@ -1062,16 +1130,16 @@ static int parse_entity(jctx *c, const json_t *j, size_t idx, md_entity *out)
         return rc;
     c->ent_uid = &out->uid;
     c->ent_part = 0;
-    const json_t *attrs = json_object_get(j, "attrs");
-    const json_t *parents = json_object_get(j, "parents");
-    const json_t *tags = json_object_get(j, "tags");
-    if (!json_is_object(attrs))
+    const md_jv *attrs = md_jv_get(j, "attrs");
+    const md_jv *parents = md_jv_get(j, "parents");
+    const md_jv *tags = md_jv_get(j, "tags");
+    if (!jv_is_object(attrs))
         return fail(c, MANDATE_EPARSE, "should have an object 'attrs', found %s",
                     attrs ? json_kind(attrs) : "nothing");
-    if (!json_is_array(parents))
+    if (!jv_is_array(parents))
         return fail(c, MANDATE_EPARSE, "should have an array 'parents', found %s",
                     parents ? json_kind(parents) : "nothing");
-    if (tags && !json_is_object(tags))
+    if (tags && !jv_is_object(tags))
         return fail(c, MANDATE_EPARSE, "should have an object 'tags', found %s", json_kind(tags));
 
     bool is_action = md_euid_is_action(&out->uid);
@@ -1095,14 +1163,14 @@ static int parse_entity(jctx *c, const json_t *j, size_t idx, md_entity *out)
     if (!tags)
         out->tags = md_record_empty();
 
-    size_t np = json_array_size(parents);
+    size_t np = jv_size(parents);
     md_euid *ps = md_arena_array(c->a, np ? np : 1, sizeof *ps);
     if (!ps)
         return fail(c, MANDATE_ENOMEM, "out of memory");
     for (size_t i = 0; i < np; i++) {
         c->ent_part = 2;
         c->ent_sub = i;
-        rc = parse_uid(c, json_array_get(parents, i), &ps[i]);
+        rc = parse_uid(c, jv_at(parents, i), &ps[i]);
         c->ent_part = 0;
         if (rc)
             return rc;
@@ -1272,12 +1340,12 @@ static void ctx_close(jctx *c)
     md_arena_free(c->sa);
 }
 
-int md_entities_from_json(md_arena *a, const json_t *arr, const md_schema *schema,
-                          md_entities **out, md_diag *d)
+int md_entities_from_jv(md_arena *a, const md_jv *arr, const md_schema *schema, md_entities **out,
+                        md_diag *d)
 {
     if (!a || !arr || !out)
         return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_entities_from_json: missing argument");
-    if (!json_is_array(arr))
+    if (!jv_is_array(arr))
         return md_diag_set(d, MANDATE_EPARSE, 0, 0,
                            "entities JSON should be an array of entities, found %s",
                            json_kind(arr));
@@ -1290,11 +1358,11 @@ int md_entities_from_json(md_arena *a, const json_t *arr, const md_schema *schem
         rc = md_entities_new(c.sa, &acts);
     if (rc == MANDATE_ENOMEM)
         rc = md_diag_set(d, rc, 0, 0, "out of memory");
-    size_t n = json_array_size(arr);
+    size_t n = jv_size(arr);
     for (size_t i = 0; i < n && !rc; i++) {
         md_entity e = {0};
         md_arena_reset(c.tmp);
-        rc = parse_entity(&c, json_array_get(arr, i), i, &e);
+        rc = parse_entity(&c, jv_at(arr, i), i, &e);
         if (!rc)
             rc = add_entity(&c, schema && md_euid_is_action(&e.uid) ? acts : es, &e);
     }
@@ -1312,7 +1380,7 @@ int md_entities_from_json(md_arena *a, const json_t *arr, const md_schema *schem
     return rc;
 }
 
-int md_euid_from_json(md_arena *a, const json_t *j, md_euid *out, md_diag *d)
+int md_euid_from_jv(md_arena *a, const md_jv *j, md_euid *out, md_diag *d)
 {
     if (!a || !j || !out)
         return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_euid_from_json: missing argument");
@@ -1325,8 +1393,8 @@ int md_euid_from_json(md_arena *a, const json_t *j, md_euid *out, md_diag *d)
     return rc;
 }
 
-int md_context_from_json(md_arena *a, const json_t *j, const md_schema *schema,
-                         const md_euid *action, md_value *out, md_diag *d)
+int md_context_from_jv(md_arena *a, const md_jv *j, const md_schema *schema, const md_euid *action,
+                       md_value *out, md_diag *d)
 {
     if (!a || !j || !out || (schema && !action))
         return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_context_from_json: missing argument");
@@ -1359,8 +1427,8 @@ int md_context_from_json(md_arena *a, const json_t *j, const md_schema *schema,
     return rc;
 }
 
-int md_value_from_json(md_arena *a, const json_t *j, const md_type *expected, md_value *out,
-                       md_diag *d)
+int md_value_from_jv(md_arena *a, const md_jv *j, const md_type *expected, md_value *out,
+                     md_diag *d)
 {
     if (!a || !j || !out)
         return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_value_from_json: missing argument");
@@ -1373,5 +1441,82 @@ int md_value_from_json(md_arena *a, const json_t *j, const md_type *expected, md
     if (!rc && expected)
         rc = md_value_typecheck(out, expected, "value", d);
     ctx_close(&c);
+    return rc;
+}
+
+int md_entities_from_text(md_arena *a, const char *text, size_t len, const md_schema *schema,
+                          md_entities **out, md_diag *d)
+{
+    if (!text)
+        return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_entities_from_text: missing argument");
+    md_arena *scratch = md_arena_new();
+    if (!scratch)
+        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
+    md_jv *v = NULL;
+    int rc = md_json_parse_arena(scratch, text, len, MD_JSON_MAX_DEPTH, &v, d);
+    if (!rc)
+        rc = md_entities_from_jv(a, v, schema, out, d);
+    md_arena_free(scratch);
+    return rc;
+}
+
+/* ---- the same from jansson values: converted to md_jv first (borrowing their strings) ---- */
+
+/* Converts j into a scratch arena (*scratch, freed by the caller); 0 or an error in d. */
+static int from_json(const json_t *j, md_arena **scratch, const md_jv **v, const char *fn,
+                     md_diag *d)
+{
+    *scratch = NULL;
+    if (!j)
+        return md_diag_set(d, MANDATE_EINVAL, 0, 0, "%s: missing argument", fn);
+    if (!(*scratch = md_arena_new()))
+        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
+    return md_jv_from_json(*scratch, j, v, d);
+}
+
+int md_entities_from_json(md_arena *a, const json_t *arr, const md_schema *schema,
+                          md_entities **out, md_diag *d)
+{
+    md_arena *scratch;
+    const md_jv *v = NULL;
+    int rc = from_json(arr, &scratch, &v, "md_entities_from_json", d);
+    if (!rc)
+        rc = md_entities_from_jv(a, v, schema, out, d);
+    md_arena_free(scratch);
+    return rc;
+}
+
+int md_euid_from_json(md_arena *a, const json_t *j, md_euid *out, md_diag *d)
+{
+    md_arena *scratch;
+    const md_jv *v = NULL;
+    int rc = from_json(j, &scratch, &v, "md_euid_from_json", d);
+    if (!rc)
+        rc = md_euid_from_jv(a, v, out, d);
+    md_arena_free(scratch);
+    return rc;
+}
+
+int md_context_from_json(md_arena *a, const json_t *j, const md_schema *schema,
+                         const md_euid *action, md_value *out, md_diag *d)
+{
+    md_arena *scratch;
+    const md_jv *v = NULL;
+    int rc = from_json(j, &scratch, &v, "md_context_from_json", d);
+    if (!rc)
+        rc = md_context_from_jv(a, v, schema, action, out, d);
+    md_arena_free(scratch);
+    return rc;
+}
+
+int md_value_from_json(md_arena *a, const json_t *j, const md_type *expected, md_value *out,
+                       md_diag *d)
+{
+    md_arena *scratch;
+    const md_jv *v = NULL;
+    int rc = from_json(j, &scratch, &v, "md_value_from_json", d);
+    if (!rc)
+        rc = md_value_from_jv(a, v, expected, out, d);
+    md_arena_free(scratch);
     return rc;
 }

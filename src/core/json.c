@@ -543,6 +543,72 @@ json_t *md_jv_to_json(const md_jv *v)
     return NULL;
 }
 
+static int jv_from_json(md_arena *a, const json_t *j, md_jv *v, unsigned depth, md_diag *d)
+{
+    switch (json_typeof(j)) {
+    case JSON_NULL: v->kind = MD_JV_NULL; return 0;
+    case JSON_FALSE: v->kind = MD_JV_FALSE; return 0;
+    case JSON_TRUE: v->kind = MD_JV_TRUE; return 0;
+    case JSON_INTEGER:
+        v->kind = MD_JV_INTEGER;
+        v->u.i = (int64_t)json_integer_value(j);
+        return 0;
+    case JSON_REAL:
+        v->kind = MD_JV_REAL;
+        v->u.r = json_real_value(j);
+        return 0;
+    case JSON_STRING:
+        v->kind = MD_JV_STRING;
+        v->u.s = (md_str){json_string_value(j), json_string_length(j)};
+        return 0;
+    case JSON_ARRAY:
+    case JSON_OBJECT: break;
+    }
+    if (depth >= MD_JSON_MAX_DEPTH)
+        return md_diag_set(d, MANDATE_ETOOBIG, 0, 0, "JSON nests deeper than %d levels",
+                           MD_JSON_MAX_DEPTH);
+    bool obj = json_is_object(j);
+    size_t n = obj ? json_object_size(j) : json_array_size(j);
+    v->kind = obj ? MD_JV_OBJECT : MD_JV_ARRAY;
+    v->n = n;
+    v->u.c.items = md_arena_array(a, n ? n : 1, sizeof *v->u.c.items);
+    v->u.c.keys = obj ? md_arena_array(a, n ? n : 1, sizeof *v->u.c.keys) : NULL;
+    if (!v->u.c.items || (obj && !v->u.c.keys))
+        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
+    if (!obj) {
+        for (size_t i = 0; i < n; i++) {
+            int rc = jv_from_json(a, json_array_get(j, i), &v->u.c.items[i], depth + 1, d);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    size_t i = 0;
+    const char *key;
+    size_t klen;
+    json_t *m;
+    json_object_keylen_foreach((json_t *)j, key, klen, m)
+    {
+        v->u.c.keys[i] = (md_str){key, klen};
+        int rc = jv_from_json(a, m, &v->u.c.items[i], depth + 1, d);
+        if (rc)
+            return rc;
+        i++;
+    }
+    return 0;
+}
+
+int md_jv_from_json(md_arena *a, const json_t *j, const md_jv **out, md_diag *d)
+{
+    md_jv *v = md_arena_alloc(a, sizeof *v);
+    if (!v)
+        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
+    int rc = jv_from_json(a, j, v, 0, d);
+    if (rc == 0)
+        *out = v;
+    return rc;
+}
+
 const md_jv *md_jv_get(const md_jv *obj, const char *key)
 {
     if (!obj || obj->kind != MD_JV_OBJECT)

@@ -192,12 +192,9 @@ static int decide(mandate_server *s, md_http_snapshot *snap, md_arena *a, const 
     const md_jv *cv = md_jv_get(item, "context");
     if (cv && cv->kind != MD_JV_OBJECT)
         return md_diag_set(d, MANDATE_EPARSE, 0, 0, "context must be a JSON object");
-    json_t *ctx = cv ? md_jv_to_json(cv) : json_object();
-    if (!ctx)
-        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
+    const md_jv none = {.kind = MD_JV_OBJECT};
     md_diag cd = {0};
-    rc = md_context_from_json(a, ctx, s->schema, &r.action, &r.context, &cd);
-    json_decref(ctx);
+    rc = md_context_from_jv(a, cv ? cv : &none, s->schema, &r.action, &r.context, &cd);
     if (rc)
         return md_diag_set(d, rc, 0, 0, "context: %s", cd.msg);
     if (s->schema && (rc = md_request_validate(s->schema, &r, d)))

@@ -210,24 +210,13 @@ static int load_json_entities(md_arena *a, const char *path, const md_schema *sc
 {
     char *text = NULL;
     size_t len = 0;
-    json_t *j = NULL;
-    int rc = 0;
-    if (path) {
-        if ((rc = md_read_file(path, MD_CEDAR_MAX_JSON_TEXT, &text, &len, d)))
-            return rc;
-        md_diag jd = {0};
-        if ((rc = md_json_parse(text, len, &j, &jd))) {
-            free(text);
-            return md_diag_set(d, rc, jd.line, jd.col, "entities '%s': %s", path, jd.msg);
-        }
-    } else if (!(j = json_array())) {
-        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
-    }
+    int rc = path ? md_read_file(path, MD_CEDAR_MAX_JSON_TEXT, &text, &len, d) : 0;
+    if (rc)
+        return rc;
     md_diag ed = {0};
-    rc = md_entities_from_json(a, j, schema, out, &ed);
+    rc = md_entities_from_text(a, text ? text : "[]", text ? len : 2, schema, out, &ed);
     if (rc)
         md_diag_set(d, rc, ed.line, ed.col, "entities '%s': %s", path ? path : "(none)", ed.msg);
-    json_decref(j);
     free(text);
     return rc;
 }

@@ -500,12 +500,7 @@ static int build_entities(mandate_registry *r, md_snapshot *s, md_diag *d)
                                s->p[i]->uid);
     md_entities *user = NULL;
     if (r->entities) {
-        json_t *j = NULL;
-        if ((rc = md_json_parse(r->entities, r->entities_len, &j, d)))
-            return rc;
-        rc = md_entities_from_json(a, j, s->schema, &user, d);
-        json_decref(j);
-        if (rc)
+        if ((rc = md_entities_from_text(a, r->entities, r->entities_len, s->schema, &user, d)))
             return rc;
     }
     if ((rc = md_entities_new(a, &s->es)))
