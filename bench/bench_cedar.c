@@ -307,12 +307,8 @@ static int workload(const char *dir, const char *pfile, int runs, size_t warmup,
     long rss0 = rss_kb();
     double t0 = now_ns();
     json_error_t je;
-    json_t *ej = NULL;
-    if (md_json_parse(etext, elen, &ej, &d))
-        die("entities.json", &d);
-    if (md_entities_from_json(ea, ej, schema, &es, &d))
+    if (md_entities_from_text(ea, etext, elen, schema, &es, &d))
         die("entities", &d);
-    json_decref(ej);
     double load_ms = (now_ns() - t0) / 1e6;
     malloc_trim(0); /* give the JSON reader's garbage back, so RSS shows the store */
     long rss1 = rss_kb();
