@@ -187,7 +187,8 @@ MD_EXPORT int mandate_authorize(const mandate_policies *ps, const mandate_entiti
     md_arena *a = dec->arena;
     const md_schema *s = schema ? schema->schema : NULL;
     md_request r;
-    json_t *ctx = NULL;
+    md_jv *ctx = NULL;
+    const md_jv none = {.kind = MD_JV_OBJECT}; /* no context: an empty record */
     int rc = md_euid_parse(a, req->principal, strlen(req->principal), &r.principal, &d);
     if (!rc)
         rc = md_euid_parse(a, req->action, strlen(req->action), &r.action, &d);
@@ -195,18 +196,17 @@ MD_EXPORT int mandate_authorize(const mandate_policies *ps, const mandate_entiti
         rc = md_euid_parse(a, req->resource, strlen(req->resource), &r.resource, &d);
     if (!rc && req->context_json) {
         md_diag cd = {0};
-        rc = md_json_parse(req->context_json, strlen(req->context_json), &ctx, &cd);
+        rc = md_json_parse_arena(a, req->context_json, strlen(req->context_json), MD_JSON_MAX_DEPTH,
+                                 &ctx, &cd);
         if (rc)
             md_diag_set(&d, rc, cd.line, cd.col, "context: %s", cd.msg);
-    } else if (!rc && !(ctx = json_object()))
-        rc = MANDATE_ENOMEM;
+    }
     if (!rc)
-        rc = md_context_from_json(a, ctx, s, &r.action, &r.context, &d);
+        rc = md_context_from_jv(a, ctx ? ctx : &none, s, &r.action, &r.context, &d);
     if (!rc && s && req->validate)
         rc = md_request_validate(s, &r, &d);
     if (!rc)
         rc = md_authorize(a, ps->ps, &r, es->es, &dec->r);
-    json_decref(ctx);
     if (rc) {
         mandate_decision_free(dec);
         return fail(diag, &d, rc);

@@ -119,12 +119,9 @@ static int build_context(mandate_agent_result *res, const mandate_agent_request 
         if (len > MD_REG_MAX_CONTEXT)
             return md_diag_set(d, MANDATE_ETOOBIG, 0, 0, "context of %zu bytes is over the cap",
                                len);
-        json_t *j = NULL;
-        if ((rc = md_json_parse(req->context_json, len, &j, d)))
-            return rc;
-        rc = md_context_from_json(a, j, s->schema, action, &user, d);
-        json_decref(j);
-        if (rc)
+        md_jv *j = NULL;
+        if ((rc = md_json_parse_arena(a, req->context_json, len, MD_JSON_MAX_DEPTH, &j, d)) ||
+            (rc = md_context_from_jv(a, j, s->schema, action, &user, d)))
             return rc;
         if (md_record_get(user.u.rec, MD_STR_LIT("mandate"), NULL))
             return md_diag_set(d, MANDATE_EINVAL, 0, 0,
