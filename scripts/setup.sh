@@ -7,12 +7,18 @@ packages=(build-essential cmake pkg-config clang clang-format valgrind
           libjansson-dev libsodium-dev libsqlite3-dev libcmocka-dev libmicrohttpd-dev
           sqlite3 curl python3 chromium)
 
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+# libFuzzer's runtime (for the fuzz targets) is only recommended by clang, and its package name
+# carries clang's major version, known once clang is installed.
+fuzz_runtime() { echo "libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev"; }
+
 missing=()
 for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
+  installed "$p" || missing+=("$p")
 done
+if command -v clang >/dev/null 2>&1 && ! installed "$(fuzz_runtime)"; then
+  missing+=("$(fuzz_runtime)")
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
@@ -31,3 +37,6 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${apt_get[@]}" update -qq
 "${apt_get[@]}" install -y -qq --no-install-recommends "${missing[@]}"
+if ! installed "$(fuzz_runtime)"; then
+  "${apt_get[@]}" install -y -qq --no-install-recommends "$(fuzz_runtime)"
+fi

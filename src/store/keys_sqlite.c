@@ -18,8 +18,9 @@
 enum { KS_PUT, KS_GET, KS_REVOKE, KS_LIST, KS_COUNT };
 
 static const char *const ks_sql[KS_COUNT] = {
-    [KS_PUT] = "INSERT INTO api_key(id, identity, hash, created_ms, revoked)"
-               " VALUES (?1, ?2, ?3, ?4, 0)",
+    [KS_PUT] =
+        ("INSERT INTO api_key(id, identity, hash, created_ms, revoked)"
+         " VALUES (?1, ?2, ?3, ?4, 0)"), /* parenthesised for clang's -Wstring-concatenation */
     [KS_GET] = "SELECT identity, hash FROM api_key WHERE id = ?1 AND revoked = 0",
     [KS_REVOKE] = "UPDATE api_key SET revoked = 1 WHERE id = ?1",
     [KS_LIST] = "SELECT id, identity, created_ms, revoked FROM api_key ORDER BY id",
