@@ -6,8 +6,9 @@
  * Under `valgrind --tool=callgrind` it gives instructions per request (run twice with different
  * COUNT and divide the difference).
  *   usage: bench_router WORKLOAD_DIR [COUNT (default 20000)] [THREADS (2)] [INFLIGHT (32)]
- * Each thread keeps INFLIGHT requests handled and waits for them in order (the server's
- * completion thread does the same), so commits are shared as under 64 connections. */
+ * Each thread keeps INFLIGHT requests handled and waits for them in order (the server answers
+ * them as the ledger's listener reports them durable), so commits are shared as under 64
+ * connections. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>

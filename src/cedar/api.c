@@ -187,8 +187,7 @@ MD_EXPORT int mandate_authorize(const mandate_policies *ps, const mandate_entiti
     md_arena *a = dec->arena;
     const md_schema *s = schema ? schema->schema : NULL;
     md_request r;
-    md_jv *ctx = NULL;
-    const md_jv none = {.kind = MD_JV_OBJECT}; /* no context: an empty record */
+    md_jv *ctx = NULL; /* none: an empty record */
     int rc = md_euid_parse(a, req->principal, strlen(req->principal), &r.principal, &d);
     if (!rc)
         rc = md_euid_parse(a, req->action, strlen(req->action), &r.action, &d);
@@ -202,7 +201,7 @@ MD_EXPORT int mandate_authorize(const mandate_policies *ps, const mandate_entiti
             md_diag_set(&d, rc, cd.line, cd.col, "context: %s", cd.msg);
     }
     if (!rc)
-        rc = md_context_from_jv(a, ctx ? ctx : &none, s, &r.action, &r.context, &d);
+        rc = md_context_from_jv(a, ctx, s, &r.action, &r.context, &d);
     if (!rc && s && req->validate)
         rc = md_request_validate(s, &r, &d);
     if (!rc)

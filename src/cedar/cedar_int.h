@@ -361,6 +361,7 @@ typedef struct md_jv md_jv;
 int md_entities_from_jv(md_arena *a, const md_jv *arr, const md_schema *schema, md_entities **out,
                         md_diag *d);
 int md_euid_from_jv(md_arena *a, const md_jv *j, md_euid *out, md_diag *d);
+/* j NULL: no context (an empty record). */
 int md_context_from_jv(md_arena *a, const md_jv *j, const md_schema *schema, const md_euid *action,
                        md_value *out, md_diag *d);
 int md_value_from_jv(md_arena *a, const md_jv *j, const md_type *expected, md_value *out,

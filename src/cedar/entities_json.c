@@ -31,9 +31,10 @@
 #define PATH_MAX_LEN 200u
 
 typedef struct jctx {
-    md_arena *a;   /* output */
-    md_arena *tmp; /* temporary arrays, reset between entities */
-    md_arena *sa;  /* scratch living for the whole call (intern table, caches) */
+    md_arena *a;      /* output */
+    md_arena *tmp;    /* temporary arrays, reset between entities */
+    md_arena *sa;     /* scratch living for the whole call (intern table, caches) */
+    bool own_scratch; /* tmp and sa were made for the call (entity files); else they are a */
     const md_schema *s;
     md_diag *d;
     const char *where;      /* "context", "value", ...; NULL: render from the entity fields below */
@@ -532,24 +533,21 @@ static const md_attr_type *rec_attr(const md_rec_type *r, const char *key, size_
 static int typecheck_here(jctx *c, const md_value *v, const md_type *t);
 
 /* The members of obj by the attribute of rt they name (rt->n slots, NULL when absent); *undeclared
- * gets the first member (in text order) rt does not declare, or stays NULL. */
+ * gets the first member's key (in text order) rt does not declare, or keeps a NULL ptr. */
 static int members_by_attr(jctx *c, const md_jv *obj, const md_rec_type *rt, const md_jv ***out,
-                           md_str *undeclared, bool *has_undeclared)
+                           md_str *undeclared)
 {
     const md_jv **by = md_arena_array(c->tmp, rt->n ? rt->n : 1, sizeof *by);
     if (!by)
         return fail(c, MANDATE_ENOMEM, "out of memory");
     memset(by, 0, (rt->n ? rt->n : 1) * sizeof *by);
-    *has_undeclared = false;
     for (size_t m = 0; m < obj->n; m++) {
         md_str k = jv_key(obj, m);
         const md_attr_type *at = rec_attr(rt, k.ptr, k.len);
         if (at)
             by[at - rt->attrs] = jv_at(obj, m);
-        else if (!*has_undeclared) {
-            *undeclared = k;
-            *has_undeclared = true;
-        }
+        else if (!undeclared->ptr)
+            *undeclared = k; /* never a NULL ptr (jv_key) */
     }
     *out = by;
     return 0;
@@ -563,8 +561,7 @@ static int parse_typed_record(jctx *c, const md_jv *j, const md_rec_type *rt, md
         return fail(c, MANDATE_ENOMEM, "out of memory");
     const md_jv **by;
     md_str undeclared = {0};
-    bool has_undeclared;
-    int rc = members_by_attr(c, j, rt, &by, &undeclared, &has_undeclared);
+    int rc = members_by_attr(c, j, rt, &by, &undeclared);
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++) {
@@ -584,7 +581,7 @@ static int parse_typed_record(jctx *c, const md_jv *j, const md_rec_type *rt, md
             return rc;
         m++;
     }
-    if (has_undeclared)
+    if (undeclared.ptr)
         return fail(c, MANDATE_ESCHEMA,
                     "has the attribute '%.*s', which the schema does not "
                     "declare",
@@ -1315,36 +1312,44 @@ static int check_data_actions(jctx *c, md_entities *acts)
     return 0;
 }
 
-static int ctx_open(jctx *c, md_arena *a, const md_schema *s, md_diag *d, bool intern)
+/* entities: an entity file (scratch arenas of its own, reset between entities, and the intern
+ * table); otherwise one uid, value or context, whose few temporary arrays go to the output arena
+ * (a request's, on the server's path), so the call makes no arena of its own. */
+static int ctx_open(jctx *c, md_arena *a, const md_schema *s, md_diag *d, bool entities)
 {
     memset(c, 0, sizeof *c);
     c->a = a;
     c->s = s;
     c->d = d;
     c->where = "value";
+    if (!entities) {
+        c->tmp = c->sa = a;
+        return 0;
+    }
+    c->own_scratch = true;
     c->tmp = md_arena_new();
     c->sa = md_arena_new();
     if (!c->tmp || !c->sa)
         return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
-    if (intern) {
-        c->intern = md_arena_array(c->sa, INTERN_SLOTS, sizeof *c->intern);
-        if (!c->intern)
-            return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
-    }
+    c->intern = md_arena_array(c->sa, INTERN_SLOTS, sizeof *c->intern);
+    if (!c->intern)
+        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
     return 0;
 }
 
 static void ctx_close(jctx *c)
 {
-    md_arena_free(c->tmp);
-    md_arena_free(c->sa);
+    if (c->own_scratch) {
+        md_arena_free(c->tmp);
+        md_arena_free(c->sa);
+    }
 }
 
 int md_entities_from_jv(md_arena *a, const md_jv *arr, const md_schema *schema, md_entities **out,
                         md_diag *d)
 {
     if (!a || !arr || !out)
-        return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_entities_from_json: missing argument");
+        return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_entities_from_jv: missing argument");
     if (!jv_is_array(arr))
         return md_diag_set(d, MANDATE_EPARSE, 0, 0,
                            "entities JSON should be an array of entities, found %s",
@@ -1383,7 +1388,7 @@ int md_entities_from_jv(md_arena *a, const md_jv *arr, const md_schema *schema, 
 int md_euid_from_jv(md_arena *a, const md_jv *j, md_euid *out, md_diag *d)
 {
     if (!a || !j || !out)
-        return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_euid_from_json: missing argument");
+        return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_euid_from_jv: missing argument");
     jctx c;
     int rc = ctx_open(&c, a, NULL, d, false);
     c.where = "entity uid";
@@ -1396,8 +1401,11 @@ int md_euid_from_jv(md_arena *a, const md_jv *j, md_euid *out, md_diag *d)
 int md_context_from_jv(md_arena *a, const md_jv *j, const md_schema *schema, const md_euid *action,
                        md_value *out, md_diag *d)
 {
-    if (!a || !j || !out || (schema && !action))
-        return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_context_from_json: missing argument");
+    if (!a || !out || (schema && !action))
+        return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_context_from_jv: missing argument");
+    static const md_jv none = {.kind = MD_JV_OBJECT};
+    if (!j)
+        j = &none; /* no context: an empty record */
     const md_action *act = NULL;
     char ubuf[200];
     if (schema) {
@@ -1431,7 +1439,7 @@ int md_value_from_jv(md_arena *a, const md_jv *j, const md_type *expected, md_va
                      md_diag *d)
 {
     if (!a || !j || !out)
-        return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_value_from_json: missing argument");
+        return md_diag_set(d, MANDATE_EINVAL, 0, 0, "md_value_from_jv: missing argument");
     jctx c;
     int rc = ctx_open(&c, a, NULL, d, false);
     c.where = "value";

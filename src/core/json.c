@@ -564,9 +564,11 @@ static int jv_from_json(md_arena *a, const json_t *j, md_jv *v, unsigned depth, 
     case JSON_ARRAY:
     case JSON_OBJECT: break;
     }
-    if (depth >= MD_JSON_MAX_DEPTH)
+    /* Twice the text parser's cap: deeper trees than text can hold are left to the reader that
+     * walks the result, whose own cap (and message, naming what it reads) comes first. */
+    if (depth >= 2 * MD_JSON_MAX_DEPTH)
         return md_diag_set(d, MANDATE_ETOOBIG, 0, 0, "JSON nests deeper than %d levels",
-                           MD_JSON_MAX_DEPTH);
+                           2 * MD_JSON_MAX_DEPTH);
     bool obj = json_is_object(j);
     size_t n = obj ? json_object_size(j) : json_array_size(j);
     v->kind = obj ? MD_JV_OBJECT : MD_JV_ARRAY;

@@ -58,7 +58,7 @@ const md_jv *md_jv_get(const md_jv *obj, const char *key);
 /* v as a new jansson value (the one md_json_parse makes), or NULL when out of memory. */
 json_t *md_jv_to_json(const md_jv *v);
 /* j as a md_jv tree in a, borrowing j's strings and keys (j must outlive it); nesting past
- * MD_JSON_MAX_DEPTH fails with MANDATE_ETOOBIG. */
+ * 2 * MD_JSON_MAX_DEPTH fails with MANDATE_ETOOBIG. */
 int md_jv_from_json(md_arena *a, const json_t *j, const md_jv **out, md_diag *d);
 
 /* Parses JSON text into jansson values, as json_loadb with JSON_REJECT_DUPLICATES and

@@ -12,20 +12,6 @@
 #include "core/json.h"
 #include "http/http.h"
 
-/* {"type": T, "id": I} and nothing else, T a valid type name: the uid md_euid_from_json makes
- * (both strings copied into a), without its per-call scratch arenas. False for any other shape,
- * which md_euid_from_json then decides. */
-static bool plain_json_uid(md_arena *a, const md_jv *v, md_euid *out)
-{
-    const md_jv *t = md_jv_get(v, "type"), *id = md_jv_get(v, "id");
-    if (v->n != 2 || !t || t->kind != MD_JV_STRING || !id || id->kind != MD_JV_STRING ||
-        !md_cedar_name_valid(t->u.s))
-        return false;
-    out->type = md_arena_str(a, t->u.s);
-    out->id = md_arena_str(a, id->u.s);
-    return out->type.ptr && out->id.ptr;
-}
-
 static int uid_from(md_arena *a, const md_jv *v, const char *what, md_euid *out, md_diag *d)
 {
     if (v && v->kind == MD_JV_STRING) {
@@ -33,15 +19,9 @@ static int uid_from(md_arena *a, const md_jv *v, const char *what, md_euid *out,
         return text ? md_euid_parse(a, text, v->u.s.len, out, d)
                     : md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
     }
-    if (v && v->kind == MD_JV_OBJECT && plain_json_uid(a, v, out))
-        return 0;
     if (v && v->kind == MD_JV_OBJECT) {
-        json_t *j = md_jv_to_json(v);
-        if (!j)
-            return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
         md_diag ud = {0};
-        int rc = md_euid_from_json(a, j, out, &ud);
-        json_decref(j);
+        int rc = md_euid_from_jv(a, v, out, &ud);
         if (rc)
             md_diag_set(d, rc, 0, 0, "%s: %s", what, ud.msg);
         return rc;
@@ -192,9 +172,8 @@ static int decide(mandate_server *s, md_http_snapshot *snap, md_arena *a, const 
     const md_jv *cv = md_jv_get(item, "context");
     if (cv && cv->kind != MD_JV_OBJECT)
         return md_diag_set(d, MANDATE_EPARSE, 0, 0, "context must be a JSON object");
-    const md_jv none = {.kind = MD_JV_OBJECT};
     md_diag cd = {0};
-    rc = md_context_from_jv(a, cv ? cv : &none, s->schema, &r.action, &r.context, &cd);
+    rc = md_context_from_jv(a, cv, s->schema, &r.action, &r.context, &cd);
     if (rc)
         return md_diag_set(d, rc, 0, 0, "context: %s", cd.msg);
     if (s->schema && (rc = md_request_validate(s->schema, &r, d)))

@@ -177,6 +177,9 @@ extern const size_t md_http_n_routes;
 void md_http_handle(mandate_server *s, const md_http_req *rq, md_http_resp *rs);
 /* Waits for a pending response's ledger entries (fail closed on error) and counts metrics. */
 void md_http_settle(mandate_server *s, md_http_resp *rs);
+/* md_http_settle when the caller knows the entries are durable (the ledger's listener said so):
+ * no wait, no lock of the ledger. */
+void md_http_settle_durable(mandate_server *s, md_http_resp *rs);
 void md_http_resp_release(md_http_resp *rs);
 void md_http_admin_cache_free(mandate_server *s);
 /* Sets rs to a JSON error {"error":{"code":code,"message":msg}}. Returns status. */

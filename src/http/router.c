@@ -449,20 +449,24 @@ done:
         count_status(s, rs->status);
 }
 
-void md_http_settle(mandate_server *s, md_http_resp *rs)
+void md_http_settle_durable(mandate_server *s, md_http_resp *rs)
 {
     if (rs->pending) {
-        mandate_diag d = {0};
-        int rc = mandate_ledger_wait(s->ledger, rs->ticket, &d);
         rs->pending = false;
-        if (rc) {
-            rs->n_err += rs->n_allow + rs->n_deny;
-            rs->n_allow = rs->n_deny = 0;
-            md_http_error(rs, 503, "ledger_unavailable",
-                          "the evidence ledger could not record this; nothing was acknowledged: %s",
-                          d.message);
-        }
         count_status(s, rs->status);
     }
     md_http_observe(s, rs);
+}
+
+void md_http_settle(mandate_server *s, md_http_resp *rs)
+{
+    mandate_diag d = {0};
+    if (rs->pending && mandate_ledger_wait(s->ledger, rs->ticket, &d)) {
+        rs->n_err += rs->n_allow + rs->n_deny;
+        rs->n_allow = rs->n_deny = 0;
+        md_http_error(rs, 503, "ledger_unavailable",
+                      "the evidence ledger could not record this; nothing was acknowledged: %s",
+                      d.message);
+    }
+    md_http_settle_durable(s, rs);
 }

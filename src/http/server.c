@@ -1,9 +1,10 @@
 /*
- * server.c: `mandate serve` on libmicrohttpd (server.h): the daemon (HTTP/1.1 keep-alive, an
- * epoll thread pool), the limits enforced before routing (header count and bytes, body size,
- * connection count, idle timeout), per-request state, and the pending list: a response that
- * waits for its ledger entries to become durable is queued with its connection suspended, and
- * the ledger's listener (on_durable, run by the thread that committed) settles and resumes it.
+ * server.c: `mandate serve` on libmicrohttpd (server.h): the daemon (HTTP/1.1 keep-alive, a
+ * thread pool waiting with poll, or epoll), the limits enforced before routing (header count and
+ * bytes, body size, connection count, idle timeout), per-request state, and the pending list: a
+ * response that waits for its ledger entries to become durable is queued with its connection
+ * suspended, and the ledger's listener (on_durable, run by the thread that committed) settles and
+ * resumes it.
  */
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -169,9 +170,13 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
     return MHD_YES;
 }
 
-static void settle_and_resume(mandate_server *s, conn_state *st)
+/* durable: the entries are known to be durable; otherwise md_http_settle waits (or fails). */
+static void settle_and_resume(mandate_server *s, conn_state *st, bool durable)
 {
-    md_http_settle(s, &st->resp);
+    if (durable)
+        md_http_settle_durable(s, &st->resp);
+    else
+        md_http_settle(s, &st->resp);
     st->ready = true;
     MHD_resume_connection(st->conn);
 }
@@ -204,7 +209,7 @@ static void on_durable(void *arg, uint64_t size, int failed)
     pthread_mutex_unlock(&s->q_mu);
     for (conn_state *st = done, *next; st; st = next) {
         next = st->next_pending; /* st may be reused once resumed */
-        settle_and_resume(s, st);
+        settle_and_resume(s, st, !failed && st->resp.ticket < size);
     }
 }
 
@@ -216,8 +221,12 @@ static enum MHD_Result hold_until_durable(mandate_server *s, struct MHD_Connecti
 {
     pthread_mutex_lock(&s->q_mu);
     if (s->ledger_failed || s->stopping || st->resp.ticket < s->durable) {
+        bool durable = st->resp.ticket < s->durable;
         pthread_mutex_unlock(&s->q_mu);
-        md_http_settle(s, &st->resp);
+        if (durable)
+            md_http_settle_durable(s, &st->resp);
+        else
+            md_http_settle(s, &st->resp);
         return send_resp(conn, &st->resp);
     }
     MHD_suspend_connection(conn);
@@ -488,7 +497,7 @@ MD_EXPORT void mandate_server_stop(mandate_server *s)
     pthread_mutex_unlock(&s->q_mu);
     for (conn_state *st = left, *next; st; st = next) {
         next = st->next_pending;
-        settle_and_resume(s, st);
+        settle_and_resume(s, st, false);
     }
     mandate_ledger_listen(s->ledger, NULL, NULL); /* and any listener call still resuming */
     MHD_stop_daemon(s->daemon);

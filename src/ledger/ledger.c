@@ -57,6 +57,7 @@ struct mandate_ledger {
     pthread_cond_t ccv; /* the committer: work arrived that no waiter is committing */
     pthread_cond_t qcv; /* submitters: room in the queue */
     pthread_cond_t gcv; /* a gathering leader: the queue reached `gather` */
+    pthread_cond_t lcv; /* mandate_ledger_listen: no listener call is running */
     pthread_rwlock_t cache_lock;
     uint64_t id;         /* unique per open handle (for per-thread proof caches) */
     uint64_t size;       /* durable entries */
@@ -390,7 +391,7 @@ static void notify(mandate_ledger *l)
     fn(arg, size, failed);
     pthread_mutex_lock(&l->mu);
     if (--l->notifying == 0)
-        pthread_cond_broadcast(&l->cv); /* mandate_ledger_listen may be waiting */
+        pthread_cond_broadcast(&l->lcv);
 }
 
 /* Leads one batch and serves pending checkpoint requests (and the timer). Called with mu held
@@ -404,13 +405,14 @@ static void lead_and_serve(mandate_ledger *l)
      * into one fsync. The wait is bounded by half the last commit's time (GATHER_US to
      * GATHER_MAX_US): waiting w for a full batch beats committing half of it when w < commit.
      * It counts from the end of that commit (the listener's call takes part of it). */
+    int64_t us = 0;
     if (l->head && l->queued < l->gather_target && !l->stopping && l->cp_want == l->cp_served &&
         !l->failed) {
-        int64_t us = (int64_t)(l->last_commit_ns / 2000);
+        us = (int64_t)(l->last_commit_ns / 2000);
         us = us < GATHER_US ? GATHER_US : us > GATHER_MAX_US ? GATHER_MAX_US : us;
         us -= (int64_t)((mono_ns() - l->last_commit_end) / 1000);
-        if (us < 0)
-            us = 0;
+    }
+    if (us > 0) {
         struct timespec ts;
         deadline_after(&ts, us);
         l->committing = 1; /* nobody else leads meanwhile */
@@ -464,7 +466,8 @@ static void *committer_main(void *arg)
         if (l->stopping && !l->head) {
             if (!l->failed && l->size > l->last_cp_size)
                 lead(l, 1);
-            notify(l); /* a failure while stopping, if nothing else told it */
+            if (l->failed)
+                notify(l); /* a failure while stopping, if nothing else told it */
             break;
         }
     }
@@ -713,6 +716,7 @@ static void ledger_free(mandate_ledger *l)
     pthread_cond_destroy(&l->ccv);
     pthread_cond_destroy(&l->qcv);
     pthread_cond_destroy(&l->gcv);
+    pthread_cond_destroy(&l->lcv);
     free_reqs(l->head);
     free(l->pend);
     free(l->bdata);
@@ -822,6 +826,7 @@ MD_EXPORT int mandate_ledger_open(mandate_ledger **out, const mandate_ledger_opt
     pthread_cond_init(&l->ccv, NULL);
     pthread_cond_init(&l->qcv, NULL);
     pthread_cond_init(&l->gcv, NULL);
+    pthread_cond_init(&l->lcv, NULL);
     l->lock_fd = -1;
     static _Atomic uint64_t next_id = 1;
     l->id = next_id++;
@@ -896,8 +901,8 @@ MD_EXPORT void mandate_ledger_listen(mandate_ledger *l, mandate_ledger_listener 
     pthread_mutex_lock(&l->mu);
     l->listener = fn;
     l->listener_arg = arg;
-    while (l->notifying)
-        pthread_cond_wait(&l->cv, &l->mu);
+    while (fn == NULL && l->notifying)
+        pthread_cond_wait(&l->lcv, &l->mu);
     pthread_mutex_unlock(&l->mu);
 }
 
