@@ -206,6 +206,25 @@ static inline uint32_t md_sig_hits(const uint32_t *sigs, size_t n, uint32_t sig)
 #endif
 }
 
+/* md_record_find for records of more than 16 fields: a binary search by key (value.c). */
+const md_rval *md_record_search(const md_record *r, md_str key);
+
+/* The value of key in r, or NULL. sig is md_key_sig(key) when the caller has it precomputed (0:
+ * computed here). Records of up to 16 fields scan their signatures and compare only a matching
+ * key; larger ones are searched by key. Inline: the evaluator's attribute reads run it. */
+static inline __attribute__((always_inline)) const md_rval *md_record_find(const md_record *r,
+                                                                           md_str key, uint32_t sig)
+{
+    if (__builtin_expect(r->n > 16, 0))
+        return md_record_search(r, key);
+    for (uint32_t m = md_sig_hits(r->sigs, r->n, sig ? sig : md_key_sig(key)); m; m &= m - 1) {
+        unsigned i = (unsigned)__builtin_ctz(m);
+        if (md_bytes_eq(r->keys[i], key))
+            return &r->vals[i];
+    }
+    return NULL;
+}
+
 /* value.c */
 /* A total order over values: by kind, then by content. Used to canonicalise sets. */
 int md_value_cmp(const md_value *a, const md_value *b);

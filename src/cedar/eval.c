@@ -131,33 +131,6 @@ static inline bool value_eq(const md_value *a, const md_value *b)
     }
 }
 
-/* md_record_get: in records of up to 16 fields the key signatures are scanned and only a matching
- * key is compared; larger records are searched. Returns the stored value or NULL. */
-static inline __attribute__((always_inline)) const md_rval *rec_get(const md_record *r, md_str key,
-                                                                    uint32_t sig)
-{
-    if (r->n <= 16) {
-        for (uint32_t m = md_sig_hits(r->sigs, r->n, sig ? sig : md_key_sig(key)); m; m &= m - 1) {
-            unsigned i = (unsigned)__builtin_ctz(m);
-            if (md_bytes_eq(r->keys[i], key))
-                return &r->vals[i];
-        }
-        return NULL;
-    }
-    size_t lo = 0, hi = r->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int k = str_cmp(r->keys[mid], key);
-        if (k == 0)
-            return &r->vals[mid];
-        if (k < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
-}
-
 /* ---- entities ---- */
 
 static bool same_uid_ptrs(const md_euid *a, const md_euid *b)
@@ -508,12 +481,12 @@ static int tag_op(ev *c, const md_expr *e, const md_value *x, const md_value *y,
     const md_entity *ent = lookup(c->cache, &x->u.uid);
     if (e->op == MD_E_HAS_TAG) {
         out->kind = MD_V_BOOL;
-        out->u.b = ent && rec_get(ent->tags, y->u.s, 0) != NULL;
+        out->u.b = ent && md_record_find(ent->tags, y->u.s, 0) != NULL;
         return 0;
     }
     if (!ent)
         return no_entity_error(c, e, &x->u.uid);
-    const md_rval *v = rec_get(ent->tags, y->u.s, 0);
+    const md_rval *v = md_record_find(ent->tags, y->u.s, 0);
     if (!v) {
         char s[300];
         fmt_euid(&x->u.uid, s, sizeof s);
@@ -542,7 +515,7 @@ static inline __attribute__((always_inline)) int attr_get(ev *c, const md_expr *
         }
         r = ent->attrs;
     }
-    const md_rval *v = rec_get(r, name, e->u.attr.sig);
+    const md_rval *v = md_record_find(r, name, e->u.attr.sig);
     if (e->op == MD_E_HAS_ATTR) {
         set_bool(out, v != NULL);
         return 0;

@@ -291,26 +291,25 @@ md_field md_record_at(const md_record *r, size_t i)
     return f;
 }
 
+const md_rval *md_record_search(const md_record *r, md_str key)
+{
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = md_str_cmp(r->keys[mid], key);
+        if (c == 0)
+            return &r->vals[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 bool md_record_get(const md_record *r, md_str key, md_value *out)
 {
-    const md_rval *v = NULL;
-    if (r->n <= 16) {
-        for (uint32_t m = md_sig_hits(r->sigs, r->n, md_key_sig(key)); m && !v; m &= m - 1)
-            if (md_bytes_eq(r->keys[__builtin_ctz(m)], key))
-                v = &r->vals[__builtin_ctz(m)];
-    } else {
-        size_t lo = 0, hi = r->n;
-        while (lo < hi && !v) {
-            size_t mid = lo + (hi - lo) / 2;
-            int c = md_str_cmp(r->keys[mid], key);
-            if (c == 0)
-                v = &r->vals[mid];
-            else if (c < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-    }
+    const md_rval *v = md_record_find(r, key, 0);
     if (v && out)
         md_rval_load(v, out);
     return v != NULL;
