@@ -1,16 +1,34 @@
-/* arena.c: chained-block bump allocator (see core.h). */
+/*
+ * arena.c: chained-block bump allocator (see core.h).
+ *
+ * Blocks are 16 KiB until the arena holds ARENA_LARGE_AFTER bytes; after that they are 2 MiB
+ * (or a multiple), mapped on a 2 MiB boundary and marked for transparent huge pages on Linux.
+ * Large arenas are the stores read at random on every decision (an entity store of 100,000
+ * entities is about 60 MB): with 4 KiB pages nearly every entity touched costs a TLB miss and
+ * a page walk besides its cache miss; one 2 MiB page covers 3,500 entities.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "core/core.h"
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#if defined(MADV_HUGEPAGE)
+#define ARENA_HUGE 1
+#endif
+#endif
+
 #define ARENA_BLOCK 16384u
 #define ARENA_ALIGN 16u
+#define ARENA_LARGE ((size_t)2 << 20)
+#define ARENA_LARGE_AFTER ((size_t)1 << 20)
 
 typedef struct block {
     struct block *next;
     size_t size; /* usable bytes after the header */
     size_t used;
+    size_t mapped; /* bytes mapped with mmap (a large block), or 0 (from malloc) */
     _Alignas(16) unsigned char data[];
 } block;
 
@@ -28,6 +46,7 @@ static block *block_new(size_t size)
     b->next = NULL;
     b->size = size;
     b->used = 0;
+    b->mapped = 0;
     return b;
 }
 
@@ -45,11 +64,50 @@ md_arena *md_arena_new(void)
     return a;
 }
 
+/* A block of at least size usable bytes, a multiple of ARENA_LARGE in all, starting on an
+ * ARENA_LARGE boundary so that the kernel can back it with huge pages. Falls back to malloc. */
+static block *block_new_large(size_t size)
+{
+#ifdef ARENA_HUGE
+    if (size <= SIZE_MAX - sizeof(block) - 2 * ARENA_LARGE) {
+        size_t len = (sizeof(block) + size + ARENA_LARGE - 1) & ~(ARENA_LARGE - 1);
+        char *m = mmap(NULL, len + ARENA_LARGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                       -1, 0);
+        if (m != MAP_FAILED) {
+            size_t head = (ARENA_LARGE - (uintptr_t)m % ARENA_LARGE) % ARENA_LARGE;
+            if (head)
+                munmap(m, head);
+            if (ARENA_LARGE - head)
+                munmap(m + head + len, ARENA_LARGE - head);
+            block *b = (block *)(void *)(m + head);
+            (void)madvise(b, len, MADV_HUGEPAGE); /* advice only: a kernel without THP ignores it */
+            b->next = NULL;
+            b->size = len - sizeof(block);
+            b->used = 0;
+            b->mapped = len;
+            return b;
+        }
+    }
+#endif
+    return block_new(size);
+}
+
+static void block_free(block *b)
+{
+#ifdef ARENA_HUGE
+    if (b->mapped) {
+        munmap(b, b->mapped);
+        return;
+    }
+#endif
+    free(b);
+}
+
 static void free_chain(block *b, block *stop)
 {
     while (b && b != stop) {
         block *next = b->next;
-        free(b);
+        block_free(b);
         b = next;
     }
 }
@@ -84,7 +142,9 @@ void *md_arena_alloc(md_arena *a, size_t n)
     block *b = a->head;
     if (b->size - b->used < need) {
         /* New blocks go in front; the first block stays at the tail for md_arena_reset. */
-        block *nb = block_new(need > ARENA_BLOCK / 4 ? need : ARENA_BLOCK);
+        block *nb = a->total >= ARENA_LARGE_AFTER ? block_new_large(need)
+                    : need > ARENA_BLOCK / 4      ? block_new(need)
+                                                  : block_new(ARENA_BLOCK);
         if (!nb)
             return NULL;
         nb->next = b;

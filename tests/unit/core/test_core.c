@@ -39,6 +39,39 @@ static void arena_large_and_reset(void **state)
     md_arena_free(NULL);
 }
 
+/* Past 1 MiB the arena takes 2 MiB blocks (mapped, huge-page advice on Linux): memory from
+ * them is zeroed, aligned, distinct, and survives later allocations; an allocation larger
+ * than one such block gets a block of its own; reset and free return them all. */
+static void arena_large_blocks(void **state)
+{
+    md_arena *a = md_arena_new();
+    assert_non_null(a);
+    enum { N = 3000, SZ = 1000 };
+    unsigned char **p = calloc(N, sizeof *p);
+    assert_non_null(p);
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < N; i++) {
+            p[i] = md_arena_alloc(a, SZ + i % 7);
+            assert_non_null(p[i]);
+            assert_int_equal((uintptr_t)p[i] % 16, 0);
+            for (size_t j = 0; j < SZ; j += 97)
+                assert_int_equal(p[i][j], 0);
+            memset(p[i], (int)(i & 0xff), SZ);
+        }
+        unsigned char *huge = md_arena_alloc(a, (size_t)5 << 20);
+        assert_non_null(huge);
+        assert_int_equal(huge[0] | huge[(5 << 20) - 1], 0);
+        memset(huge, 0x5a, (size_t)5 << 20);
+        for (size_t i = 0; i < N; i++)
+            assert_int_equal(p[i][SZ - 1], (unsigned char)(i & 0xff));
+        assert_true(md_arena_used(a) >= (size_t)N * SZ + (5u << 20));
+        md_arena_reset(a);
+        assert_int_equal(md_arena_used(a), 0);
+    }
+    free(p);
+    md_arena_free(a);
+}
+
 static void arena_array_overflow_fails(void **state)
 {
     md_arena *a = md_arena_new();
@@ -141,6 +174,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(arena_alloc_is_zeroed_and_aligned),
         cmocka_unit_test(arena_large_and_reset),
+        cmocka_unit_test(arena_large_blocks),
         cmocka_unit_test(arena_array_overflow_fails),
         cmocka_unit_test(arena_strings),
         cmocka_unit_test(str_order_and_eq),
