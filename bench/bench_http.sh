@@ -106,19 +106,21 @@ echo "mandate serve: $THREADS threads, wrk -t$WRK_THREADS -c$CONNS -d${DURATION}
 metrics() { curl -s -H "Authorization: Bearer $KEY" "$URL/metrics" >"$1"; }
 metrics "$WORK/metrics0"
 # The server's CPU time (user + system, in clock ticks) and ledger size before and after the runs.
-cpu_ticks() { sed 's/^.*) //' "/proc/$PID/stat" | awk '{print $12 + $13}'; }
+cpu_ticks() { sed 's/^.*) //' "/proc/$PID/stat" | awk '{print $12, $13}'; }
 ledger_size() { curl -s "$URL/healthz" | sed 's/.*"ledger_size":\([0-9]*\).*/\1/'; }
-TICKS0=$(cpu_ticks) SIZE0=$(ledger_size)
+read -r UTICKS0 STICKS0 < <(cpu_ticks)
+SIZE0=$(ledger_size)
 : >"$WORK/results"
 for r in $(seq 1 "$RUNS"); do
     KEY=$KEY BODIES=$WORK/bodies.jsonl wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
         -s "$WORK/bodies.lua" "$URL" | grep '^RESULT' | tee -a "$WORK/results"
 done
-TICKS1=$(cpu_ticks)
+read -r UTICKS1 STICKS1 < <(cpu_ticks)
 ENTRIES=$(ledger_size)
-python3 -c 'import sys; t, n, hz = (int(x) for x in sys.argv[1:]); print(
-    "server CPU during the runs: %.1f µs per decision (user + system, %d decisions)"
-    % (t * 1e6 / hz / n, n))' "$((TICKS1 - TICKS0))" "$((ENTRIES - SIZE0))" "$(getconf CLK_TCK)"
+python3 -c 'import sys; u, s, n, hz = (int(x) for x in sys.argv[1:]); print(
+    "server CPU during the runs: %.1f µs per decision (user %.1f + system %.1f, %d decisions)"
+    % ((u + s) * 1e6 / hz / n, u * 1e6 / hz / n, s * 1e6 / hz / n, n))' \
+    "$((UTICKS1 - UTICKS0))" "$((STICKS1 - STICKS0))" "$((ENTRIES - SIZE0))" "$(getconf CLK_TCK)"
 metrics "$WORK/metrics1"
 python3 - "$WORK/metrics0" "$WORK/metrics1" <<'PY'
 import re, sys
