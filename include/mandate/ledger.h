@@ -104,6 +104,18 @@ typedef void (*mandate_ledger_listener)(void *arg, uint64_t size, int failed);
  * its argument may be freed after removing it. */
 void mandate_ledger_listen(mandate_ledger *l, mandate_ledger_listener fn, void *arg);
 
+/* Called by the thread that commits a group of entries, after taking the group from the queue
+ * and before writing it (no lock of the ledger held): every entry of the group was submitted
+ * before the call. What the hook commits on another connection to the same database file (WAL)
+ * becomes durable with the group's commit, so a writer can defer its own bookkeeping (the
+ * registry's use counts) to this call instead of taking the database's write lock once per entry.
+ * A non-zero return (a mandate_err, with diag set) fails the group like a store failure: the
+ * ledger acknowledges nothing more. The hook must not wait for the ledger. */
+typedef int (*mandate_ledger_before_commit)(void *arg, mandate_diag *diag);
+/* Sets the hook (NULL removes it). Returns once no call of the previous one is running. */
+void mandate_ledger_set_before_commit(mandate_ledger *l, mandate_ledger_before_commit fn,
+                                      void *arg);
+
 /* What the committer did since the handle was opened (for metrics and benchmarks). */
 #define MANDATE_LEDGER_COMMIT_BUCKETS 10
 #define MANDATE_LEDGER_COMMIT_BOUND_NS(i) (250000ull << (i)) /* 0.25 ms .. 128 ms */

@@ -7,7 +7,9 @@
  * entries, nodes and (when due) a signed checkpoint in one transaction, commits, and only then
  * publishes the new size and wakes the waiters: a ticket is acknowledged once size > ticket. A
  * failed commit sets `failed`: the handle never acknowledges again. The committer also serves
- * checkpoint requests and the checkpoint timer, and drains the queue at close.
+ * checkpoint requests and the checkpoint timer, and drains the queue at close. Before it writes
+ * a group of entries, the committing thread calls the before-commit hook (without mu): what the
+ * hook commits on another connection to the database is made durable by the group's commit.
  *
  * Locks: mu guards the queue and the durable state (size, frontier, failed, checkpoint state);
  * cache_lock guards the in-memory node cache; rmu guards the reader store. Order: mu, then
@@ -57,7 +59,7 @@ struct mandate_ledger {
     pthread_cond_t ccv; /* the committer: work arrived that no waiter is committing */
     pthread_cond_t qcv; /* submitters: room in the queue */
     pthread_cond_t gcv; /* a gathering leader: the queue reached `gather` */
-    pthread_cond_t lcv; /* mandate_ledger_listen: no listener call is running */
+    pthread_cond_t lcv; /* no listener (mandate_ledger_listen) or hook call is running */
     pthread_rwlock_t cache_lock;
     uint64_t id;         /* unique per open handle (for per-thread proof caches) */
     uint64_t size;       /* durable entries */
@@ -95,7 +97,10 @@ struct mandate_ledger {
     int committer_on, stopping;
     mandate_ledger_listener listener; /* guarded by mu; see notify */
     void *listener_arg;
-    int notifying;              /* listener calls running */
+    int notifying;                     /* listener calls running */
+    mandate_ledger_before_commit hook; /* guarded by mu; see lead */
+    void *hook_arg;
+    int hooking;                /* hook calls running */
     mandate_ledger_stats stats; /* guarded by mu */
 };
 
@@ -323,10 +328,24 @@ static size_t lead(mandate_ledger *l, int force_cp)
     batch_ctx b = {l, &d, l->pend, 0, l->pend_cap};
     int cp_written = 0;
     uint64_t ns[2] = {0, 0};
+    mandate_ledger_before_commit hook = batch ? l->hook : NULL;
+    void *hook_arg = l->hook_arg;
+    l->hooking += hook != NULL;
     pthread_mutex_unlock(&l->mu);
-    int rc = write_batch(l, batch, base, &fr, force_cp, &cp_written, &b, ns, &d);
+    int rc = 0;
+    if (hook) {
+        /* After the batch left the queue: every entry in it was submitted before this call. */
+        mandate_diag hd = {0};
+        if ((rc = hook(hook_arg, &hd)) != 0)
+            md_diag_set(&d, rc, 0, 0, "before the commit: %s",
+                        hd.message[0] ? hd.message : mandate_strerror(rc));
+    }
+    if (rc == 0)
+        rc = write_batch(l, batch, base, &fr, force_cp, &cp_written, &b, ns, &d);
     free_reqs(batch);
     pthread_mutex_lock(&l->mu);
+    if (hook && --l->hooking == 0)
+        pthread_cond_broadcast(&l->lcv);
     l->pend = b.nodes;
     l->pend_cap = b.cap;
     if (rc == 0) {
@@ -902,6 +921,19 @@ MD_EXPORT void mandate_ledger_listen(mandate_ledger *l, mandate_ledger_listener 
     l->listener = fn;
     l->listener_arg = arg;
     while (fn == NULL && l->notifying)
+        pthread_cond_wait(&l->lcv, &l->mu);
+    pthread_mutex_unlock(&l->mu);
+}
+
+MD_EXPORT void mandate_ledger_set_before_commit(mandate_ledger *l, mandate_ledger_before_commit fn,
+                                                void *arg)
+{
+    if (!l)
+        return;
+    pthread_mutex_lock(&l->mu);
+    l->hook = fn;
+    l->hook_arg = arg;
+    while (fn == NULL && l->hooking)
         pthread_cond_wait(&l->lcv, &l->mu);
     pthread_mutex_unlock(&l->mu);
 }

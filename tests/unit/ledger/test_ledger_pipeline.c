@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -331,6 +332,69 @@ static void test_listener(void **state)
     cleanup();
 }
 
+/* The before-commit hook: what it saw submitted, and whether it should fail. */
+typedef struct hooked {
+    mandate_ledger *l;
+    _Atomic uint64_t submitted; /* tickets handed out so far + 1, set by the test */
+    int calls, bad, fail;
+} hooked;
+
+static int before_commit(void *arg, mandate_diag *d)
+{
+    hooked *h = arg;
+    h->calls++;
+    /* Runs before the group is durable: the ledger's size is below what was submitted. */
+    if (mandate_ledger_size(h->l) >= atomic_load(&h->submitted))
+        h->bad++;
+    if (h->fail) {
+        d->code = MANDATE_ESTORE;
+        snprintf(d->message, sizeof d->message, "the hook failed on purpose");
+        return MANDATE_ESTORE;
+    }
+    return 0;
+}
+
+static void test_before_commit_hook(void **state)
+{
+    (void)state;
+    fresh();
+    mandate_ledger *l = open_l(0);
+    hooked h = {.l = l};
+    mandate_ledger_set_before_commit(l, before_commit, &h);
+    mandate_diag d;
+    uint64_t t = 0;
+    for (int i = 0; i < 50; i++) {
+        char b[64];
+        int n = body(b, sizeof b, 3, i);
+        mandate_ledger_entry e = {MANDATE_ENTRY_NOTE, 1700000000000, b, (size_t)n};
+        atomic_store(&h.submitted, (uint64_t)i + 1);
+        assert_int_equal(mandate_ledger_append(l, &e, &t, &d), 0);
+    }
+    assert_int_equal(h.calls, 50); /* one group per synchronous append */
+    assert_int_equal(h.bad, 0);
+    /* Removed: not called again. */
+    mandate_ledger_set_before_commit(l, NULL, NULL);
+    mandate_ledger_entry e = {MANDATE_ENTRY_NOTE, 0, "{}", 2};
+    assert_int_equal(mandate_ledger_append(l, &e, &t, &d), 0);
+    assert_int_equal(h.calls, 50);
+    /* A failing hook fails the group: nothing of it is acknowledged, and the ledger stops. */
+    uint64_t size = mandate_ledger_size(l);
+    h.fail = 1;
+    mandate_ledger_set_before_commit(l, before_commit, &h);
+    atomic_store(&h.submitted, UINT64_MAX);
+    assert_int_equal(mandate_ledger_append(l, &e, &t, &d), MANDATE_ESTORE);
+    assert_non_null(strstr(d.message, "the hook failed on purpose"));
+    assert_int_equal(mandate_ledger_size(l), size);
+    assert_int_equal(mandate_ledger_submit(l, &e, &t, &d), MANDATE_ESTORE);
+    mandate_ledger_set_before_commit(l, NULL, NULL);
+    mandate_ledger_close(l);
+    /* Reopened: the failed group's entry is not there. */
+    l = open_l(0);
+    assert_int_equal(mandate_ledger_size(l), size);
+    mandate_ledger_close(l);
+    cleanup();
+}
+
 static void test_pipeline_failure(void **state)
 {
     (void)state;
@@ -518,7 +582,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_edge_proofs),           cmocka_unit_test(test_submit_wait),
         cmocka_unit_test(test_pipeline_failure),      cmocka_unit_test(test_listener),
-        cmocka_unit_test(test_verify_matches_serial),
+        cmocka_unit_test(test_verify_matches_serial), cmocka_unit_test(test_before_commit_hook),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
