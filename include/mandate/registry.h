@@ -217,6 +217,15 @@ typedef struct mandate_agent_result mandate_agent_result;
  * a deny too. Free the result with mandate_agent_result_free. */
 int mandate_agent_authorize(mandate_registry *r, const mandate_agent_request *req,
                             mandate_agent_result **out, mandate_diag *diag);
+/* The same decision, but its ledger entry is only submitted (mandate_ledger_submit), so a server
+ * can answer other requests while the entry becomes durable: mandate_agent_result_ledger_index
+ * gives the entry's ticket, and the decision must not be acted on or reported before
+ * mandate_ledger_wait(mandate_registry_ledger(r), ticket) returns 0. When the wait fails the
+ * decision was not recorded: treat it as a deny. A decision that went through the approval gate
+ * (approval_required, or the retry that uses an approval) is still waited for inside, because its
+ * approval is bound to the durable entry; waiting again returns at once. */
+int mandate_agent_authorize_submit(mandate_registry *r, const mandate_agent_request *req,
+                                   mandate_agent_result **out, mandate_diag *diag);
 
 bool mandate_agent_result_allowed(const mandate_agent_result *res);
 /* "allow", "deny" or "approval_required" (static). */

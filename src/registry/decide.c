@@ -694,7 +694,7 @@ static void ungate(mandate_agent_result *res)
     }
 }
 
-int md_agent_record(mandate_registry *r, mandate_agent_result *res)
+int md_agent_record(mandate_registry *r, mandate_agent_result *res, bool wait)
 {
     md_diag d = {0};
     int rc = 0;
@@ -704,29 +704,17 @@ int md_agent_record(mandate_registry *r, mandate_agent_result *res)
         deny(res, MANDATE_CHECK_INTERNAL, "recording the use failed (fail closed): %s", d.msg);
     }
     if (res->allow) {
+        /* Counted in memory by the decision; written to the store before the ledger commit
+         * that holds this entry (the hook), or here when the ledger has no hook. */
         pthread_mutex_lock(&r->mu);
-        md_rstore *st = r->st;
-        uint64_t seq = 0;
-        if (!(rc = st->ops->begin(st, false, &d))) {
-            for (size_t i = 0; !rc && i < res->n_jtis; i++)
-                rc = st->ops->uses_add(st, res->jtis[i], 1, &d);
-            if (!rc)
-                rc = st->ops->usage_add(st, res->principal, res->action, res->now / 60, 1, &d);
-            if (!rc && res->now % 600 == 0)
-                rc = st->ops->usage_prune(st, res->now / 60 - 2 * 1440, &d);
-            if (!rc)
-                rc = st->ops->meta_get(st, "usage_seq", &seq, &d);
-            if (!rc)
-                rc = st->ops->meta_put(st, "usage_seq", seq + 1, &d);
-            if (!rc)
-                rc = st->ops->commit(st, &d);
-            if (rc)
-                st->ops->rollback(st);
-        }
-        if (!rc) {
-            r->usage_seq = seq + 1;
-            md_registry_bump(r);
-        }
+        for (size_t i = 0; !rc && i < res->n_jtis; i++)
+            rc = md_registry_defer(r, res->jtis[i], NULL, NULL, 0, &d);
+        if (!rc)
+            rc = md_registry_defer(r, NULL, res->principal, res->action, res->now / 60, &d);
+        if (!rc && res->now % 600 == 0)
+            r->prune_before = res->now / 60 - 2 * 1440;
+        if (!rc && (!r->hooked || r->n_pending >= MD_REG_PENDING_MAX))
+            rc = md_registry_flush_uses(r, &d);
         pthread_mutex_unlock(&r->mu);
         if (rc) {
             res->error = rc;
@@ -736,7 +724,11 @@ int md_agent_record(mandate_registry *r, mandate_agent_result *res)
     ungate(res);
     uint64_t index = UINT64_MAX;
     json_t *body = result_json(res, true);
-    rc = md_registry_log(r, MANDATE_ENTRY_DECISION, body, &index, &d);
+    /* An approval requested or used is bound to the durable entry (md_account_decided). */
+    bool bind = res->gated && r->account && res->verdict.approval_id &&
+                res->verdict.outcome != MD_ACCOUNT_DENY;
+    rc = wait || bind ? md_registry_log(r, MANDATE_ENTRY_DECISION, body, &index, &d)
+                      : md_registry_submit(r, MANDATE_ENTRY_DECISION, body, &index, &d);
     if (rc) {
         res->error = rc;
         deny(res, MANDATE_CHECK_LEDGER, "the decision could not be recorded (fail closed): %s",
@@ -745,7 +737,7 @@ int md_agent_record(mandate_registry *r, mandate_agent_result *res)
         return rc;
     }
     res->ledger_index = index;
-    if (res->gated && r->account) {
+    if (bind) {
         md_diag gd = {0};
         if ((rc = md_account_decided(r->account, &res->verdict, index, &gd))) {
             /* The approval could not be bound to its entry: the decision stands as recorded
@@ -756,8 +748,8 @@ int md_agent_record(mandate_registry *r, mandate_agent_result *res)
     return 0;
 }
 
-MD_EXPORT int mandate_agent_authorize(mandate_registry *r, const mandate_agent_request *req,
-                                      mandate_agent_result **out, mandate_diag *diag)
+static int agent_authorize(mandate_registry *r, const mandate_agent_request *req,
+                           mandate_agent_result **out, bool wait, mandate_diag *diag)
 {
     if (diag)
         memset(diag, 0, sizeof *diag);
@@ -780,8 +772,20 @@ MD_EXPORT int mandate_agent_authorize(mandate_registry *r, const mandate_agent_r
         }
         return rc;
     }
-    md_agent_record(r, *out);
+    md_agent_record(r, *out, wait);
     return 0;
+}
+
+MD_EXPORT int mandate_agent_authorize(mandate_registry *r, const mandate_agent_request *req,
+                                      mandate_agent_result **out, mandate_diag *diag)
+{
+    return agent_authorize(r, req, out, true, diag);
+}
+
+MD_EXPORT int mandate_agent_authorize_submit(mandate_registry *r, const mandate_agent_request *req,
+                                             mandate_agent_result **out, mandate_diag *diag)
+{
+    return agent_authorize(r, req, out, false, diag);
 }
 
 MD_EXPORT bool mandate_agent_result_allowed(const mandate_agent_result *res)

@@ -158,13 +158,112 @@ void md_reg_map_clear(md_reg_map *m)
     m->cap = m->n = 0;
 }
 
+/* ---- deferred counts ---- */
+
+static void delta_free(md_reg_delta *x)
+{
+    free(x->jti);
+    free(x->agent);
+    free(x->action);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static bool same(const char *a, const char *b)
+{
+    return a ? b && !strcmp(a, b) : !b;
+}
+
+int md_registry_defer(mandate_registry *r, const char *jti, const char *agent, const char *action,
+                      int64_t minute, md_diag *d)
+{
+    /* Merge with a pending delta for the same counter (the hot ones repeat within a group). */
+    for (size_t i = r->n_pending; i-- > 0;) {
+        md_reg_delta *x = &r->pending[i];
+        if (same(x->jti, jti) && same(x->agent, agent) && same(x->action, action) &&
+            (jti || x->minute == minute)) {
+            x->n++;
+            return 0;
+        }
+    }
+    if (r->n_pending == r->cap_pending) {
+        size_t cap = r->cap_pending ? 2 * r->cap_pending : 16;
+        md_reg_delta *v = realloc(r->pending, cap * sizeof *v);
+        if (!v)
+            return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory counting a use");
+        r->pending = v;
+        r->cap_pending = cap;
+    }
+    md_reg_delta x = {dup_or_null(jti), dup_or_null(agent), dup_or_null(action), minute, 1};
+    if ((jti && !x.jti) || (agent && !x.agent) || (action && !x.action)) {
+        delta_free(&x);
+        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory counting a use");
+    }
+    r->pending[r->n_pending++] = x;
+    return 0;
+}
+
+int md_registry_flush_uses(mandate_registry *r, md_diag *d)
+{
+    if (!r->n_pending && !r->prune_before)
+        return 0;
+    md_rstore *st = r->st;
+    uint64_t seq = 0;
+    int rc = st->ops->begin(st, false, d);
+    if (rc)
+        return rc;
+    for (size_t i = 0; !rc && i < r->n_pending; i++) {
+        md_reg_delta *x = &r->pending[i];
+        rc = x->jti ? st->ops->uses_add(st, x->jti, x->n, d)
+                    : st->ops->usage_add(st, x->agent, x->action, x->minute, x->n, d);
+    }
+    if (!rc && r->prune_before)
+        rc = st->ops->usage_prune(st, r->prune_before, d);
+    if (!rc)
+        rc = st->ops->meta_get(st, "usage_seq", &seq, d);
+    if (!rc)
+        rc = st->ops->meta_put(st, "usage_seq", seq + 1, d);
+    if (!rc)
+        rc = st->ops->commit(st, d);
+    if (rc) {
+        st->ops->rollback(st); /* the deltas stay pending */
+        return rc;
+    }
+    for (size_t i = 0; i < r->n_pending; i++)
+        delta_free(&r->pending[i]);
+    r->n_pending = 0;
+    r->prune_before = 0;
+    r->usage_seq = seq + 1;
+    md_registry_bump(r);
+    return 0;
+}
+
+/* The ledger's before-commit hook. */
+static int flush_before_commit(void *arg, mandate_diag *diag)
+{
+    mandate_registry *r = arg;
+    md_diag d = {0};
+    pthread_mutex_lock(&r->mu);
+    int rc = md_registry_flush_uses(r, &d);
+    pthread_mutex_unlock(&r->mu);
+    if (rc && diag) {
+        diag->code = rc;
+        snprintf(diag->message, sizeof diag->message, "writing the use counts: %.400s", d.msg);
+    }
+    return rc;
+}
+
 md_reg_count *md_registry_uses_slot(mandate_registry *r, const char *jti, int *rc, md_diag *d)
 {
     md_reg_count *c = md_reg_map_get(&r->uses, jti, false);
     if (c)
         return c;
     uint64_t v = 0;
-    if ((*rc = r->st->ops->uses_get(r->st, jti, &v, d)))
+    /* The store holds what was flushed; the cache may be full (cleared by get below). */
+    if ((*rc = md_registry_flush_uses(r, d)) || (*rc = r->st->ops->uses_get(r->st, jti, &v, d)))
         return NULL;
     if (!(c = md_reg_map_get(&r->uses, jti, true))) {
         *rc = md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory counting uses");
@@ -198,7 +297,9 @@ int md_registry_usage(mandate_registry *r, const char *agent, const char *action
         return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory counting usage");
     if (c->minute != m) {
         uint64_t h = 0, day = 0;
-        int rc = r->st->ops->usage_sum(r->st, agent, action, m - 59, &h, d);
+        int rc = md_registry_flush_uses(r, d);
+        if (!rc)
+            rc = r->st->ops->usage_sum(r->st, agent, action, m - 59, &h, d);
         if (!rc)
             rc = r->st->ops->usage_sum(r->st, agent, action, m - 1439, &day, d);
         if (rc)
@@ -684,7 +785,8 @@ static int refresh(mandate_registry *r, md_diag *d)
     if (rc || !changed)
         return rc;
     uint64_t version = 0, seq = 0;
-    if ((rc = r->st->ops->meta_get(r->st, "version", &version, d)) ||
+    if ((rc = md_registry_flush_uses(r, d)) || /* the caches may be cleared below */
+        (rc = r->st->ops->meta_get(r->st, "version", &version, d)) ||
         (rc = r->st->ops->meta_get(r->st, "usage_seq", &seq, d)))
         return rc;
     if (seq != r->usage_seq) {
@@ -985,6 +1087,10 @@ MD_EXPORT int mandate_registry_open(mandate_registry **out, const mandate_regist
     if (!rc && !r->cur)
         rc = republish(r, &d);
     pthread_mutex_unlock(&r->mu);
+    if (!rc && !r->read_only) {
+        mandate_ledger_set_before_commit(r->ledger, flush_before_commit, r);
+        r->hooked = true;
+    }
 out:
     if (rc) {
         mandate_registry_close(r);
@@ -998,6 +1104,17 @@ MD_EXPORT void mandate_registry_close(mandate_registry *r)
 {
     if (!r)
         return;
+    if (r->hooked) {
+        /* Entries still queued in the ledger have their counts pending: write them now. */
+        mandate_ledger_set_before_commit(r->ledger, NULL, NULL);
+        md_diag d = {0};
+        pthread_mutex_lock(&r->mu);
+        md_registry_flush_uses(r, &d);
+        pthread_mutex_unlock(&r->mu);
+    }
+    for (size_t i = 0; i < r->n_pending; i++)
+        delta_free(&r->pending[i]);
+    free(r->pending);
     md_snapshot_release(r->cur);
     mandate_token_service_close(r->ts);
     mandate_keyring_free(r->kr);
@@ -1017,7 +1134,9 @@ MD_EXPORT void mandate_registry_close(mandate_registry *r)
 
 /* ---- ledger ---- */
 
-int md_registry_log(mandate_registry *r, int type, json_t *body, uint64_t *index, md_diag *d)
+/* Appends (wait) or submits one entry; *index gets its index (its ticket when not waited for). */
+static int registry_append(mandate_registry *r, int type, json_t *body, bool wait, uint64_t *index,
+                           md_diag *d)
 {
     if (!body)
         return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory writing a ledger entry");
@@ -1027,11 +1146,25 @@ int md_registry_log(mandate_registry *r, int type, json_t *body, uint64_t *index
         return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory writing a ledger entry");
     mandate_ledger_entry e = {.type = type, .body = text, .body_len = strlen(text)};
     mandate_diag ld;
-    int rc = mandate_ledger_append(r->ledger, &e, index, &ld);
+    uint64_t ticket = UINT64_MAX;
+    int rc = wait ? mandate_ledger_append(r->ledger, &e, &ticket, &ld)
+                  : mandate_ledger_submit(r->ledger, &e, &ticket, &ld);
     free(text);
     if (rc)
-        md_diag_set(d, rc, 0, 0, "cannot append to the ledger: %s", ld.message);
-    return rc;
+        return md_diag_set(d, rc, 0, 0, "cannot append to the ledger: %s", ld.message);
+    if (index)
+        *index = ticket;
+    return 0;
+}
+
+int md_registry_log(mandate_registry *r, int type, json_t *body, uint64_t *index, md_diag *d)
+{
+    return registry_append(r, type, body, true, index, d);
+}
+
+int md_registry_submit(mandate_registry *r, int type, json_t *body, uint64_t *ticket, md_diag *d)
+{
+    return registry_append(r, type, body, false, ticket, d);
 }
 
 static json_t *jstr(const char *s)

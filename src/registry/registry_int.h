@@ -79,6 +79,18 @@ typedef struct md_reg_map {
     size_t cap, n;
 } md_reg_map;
 
+/* A use (jti set) or a usage increment (agent, action, minute) counted in memory by a decision
+ * and not yet in the store: md_registry_flush_uses writes them, normally from the ledger's
+ * before-commit hook, so the group commit that makes the decisions' entries durable also makes
+ * their counts durable, without a store write lock per decision. */
+typedef struct md_reg_delta {
+    char *jti;
+    char *agent, *action;
+    int64_t minute;
+    uint64_t n;
+} md_reg_delta;
+#define MD_REG_PENDING_MAX 4096 /* deltas before a decision flushes them itself */
+
 struct mandate_registry {
     pthread_mutex_t mu;
     md_rstore *st;
@@ -92,6 +104,10 @@ struct mandate_registry {
     md_reg_map uses;  /* jti -> uses */
     md_reg_map usage; /* agent \x1f action -> sums */
     uint64_t usage_seq;
+    md_reg_delta *pending; /* counted in uses/usage, not yet in the store (mu) */
+    size_t n_pending, cap_pending;
+    int64_t prune_before; /* usage minutes to prune at the next flush, or 0 */
+    bool hooked;          /* the flush is the ledger's before-commit hook */
     /* A change counter shared by every process on the data directory (DIR/registry.gen, mapped
      * shared): bumped after every committed change, so a decision only asks the store whether
      * something changed when the counter moved. */
@@ -121,6 +137,16 @@ int md_reg_canonical(md_arena *a, int kind, const char *id, const char **out, md
 /* The Cedar type of a kind ("Human", ...). */
 const char *md_reg_kind_type(int kind);
 
+/* Writes the pending use and usage deltas (and a due prune) in one non-durable store transaction
+ * and bumps usage_seq (mu held). Runs before every ledger commit (the hook), before any read of
+ * counters from the store (which would miss them) and before the caches are cleared. Lock order:
+ * the hook takes mu on the committing thread, so no holder of mu may wait for the ledger. */
+int md_registry_flush_uses(mandate_registry *r, md_diag *d);
+/* Counts one use of jti (agent NULL) or one usage of (agent, action) at minute, for the next
+ * flush (mu held). */
+int md_registry_defer(mandate_registry *r, const char *jti, const char *agent, const char *action,
+                      int64_t minute, md_diag *d);
+
 /* Counter caches (mu held). */
 md_reg_count *md_reg_map_get(md_reg_map *m, const char *key, bool create);
 void md_reg_map_clear(md_reg_map *m);
@@ -137,12 +163,16 @@ int md_registry_usage(mandate_registry *r, const char *agent, const char *action
  * measures it apart). Always returns a result unless allocation fails. */
 int md_agent_decide(mandate_registry *r, const mandate_agent_request *req,
                     mandate_agent_result **out);
-/* Persists an allowed decision's uses and usage (a non-durable store commit that the ledger's
- * durable commit covers) and appends the decision entry; a failure turns the result into a deny
- * (check internal or ledger). */
-int md_agent_record(mandate_registry *r, mandate_agent_result *res);
+/* Queues an allowed decision's uses and usage for the store (md_registry_flush_uses, run before
+ * the ledger commit that holds the entry) and appends the decision entry; a failure turns the
+ * result into a deny (check internal or ledger). wait false: the entry is only submitted (its
+ * ticket is the result's ledger index) unless the decision requested or used an approval, whose
+ * binding to the entry needs the entry durable. */
+int md_agent_record(mandate_registry *r, mandate_agent_result *res, bool wait);
 
-/* Appends one ledger entry (body: a JSON object built by the caller, consumed). */
+/* Appends one ledger entry and waits until it is durable (body: a JSON object built by the
+ * caller, consumed); md_registry_submit only queues it and gives its ticket (mandate/ledger.h). */
 int md_registry_log(mandate_registry *r, int type, json_t *body, uint64_t *index, md_diag *d);
+int md_registry_submit(mandate_registry *r, int type, json_t *body, uint64_t *ticket, md_diag *d);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,6 +285,95 @@ static void test_positive_controls(void **state)
     free(t);
     free(p);
     free(p2);
+}
+
+/* mandate_agent_authorize_submit: the same decision; its entry has the ticket as index, is
+ * durable once mandate_ledger_wait returns, and holds the decision. */
+static void test_submit_then_wait(void **state)
+{
+    fx *f = *state;
+    char *t = delegate(f->r, "Human::\"alice\"", "Agent::\"drafter\"", "Action::\"read\"", "Ticket",
+                       "Workflow::\"support-reply\"", 0);
+    mandate_ledger *l = mandate_registry_ledger(f->r);
+    const char *resources[] = {"Ticket::\"42\"", "Repo::\"x\""};
+    for (int i = 0; i < 2; i++) {
+        mandate_agent_request rq = {
+            .token = t, .action = "Action::\"read\"", .resource = resources[i], .now = NOW + 10};
+        mandate_agent_result *res = NULL;
+        mandate_diag d;
+        assert_int_equal(mandate_agent_authorize_submit(f->r, &rq, &res, &d), 0);
+        assert_non_null(res);
+        assert_int_equal(mandate_agent_result_allowed(res), i == 0);
+        uint64_t ticket = mandate_agent_result_ledger_index(res);
+        assert_int_not_equal(ticket, UINT64_MAX);
+        assert_int_equal(mandate_ledger_wait(l, ticket, &d), 0);
+        assert_true(mandate_ledger_size(l) > ticket);
+        char *entry = NULL;
+        assert_int_equal(mandate_ledger_get(l, ticket, &entry, &d), 0);
+        assert_non_null(strstr(entry, i == 0 ? "\"decision\":\"allow\"" : "\"decision\":\"deny\""));
+        assert_non_null(strstr(entry, i == 0 ? "Ticket::" : "Repo::"));
+        free(entry);
+        mandate_agent_result_free(res);
+    }
+    mandate_diag d;
+    mandate_agent_result *res = (mandate_agent_result *)1;
+    assert_int_equal(mandate_agent_authorize_submit(f->r, NULL, &res, &d), MANDATE_EINVAL);
+    assert_null(res);
+    free(t);
+}
+
+/* SELECT sum(col) FROM table of the data directory's database (0 when empty). */
+static long long db_sum(const fx *f, const char *sql)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/mandate.db", f->dir);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Uses and usage are counted in memory at once and written to the store before the ledger
+ * commit that holds the decision: once an entry is durable, so is its count. */
+static void test_counts_durable_with_entry(void **state)
+{
+    fx *f = *state;
+    char *t = delegate(f->r, "Human::\"alice\"", "Agent::\"drafter\"", "Action::\"read\"", "Ticket",
+                       "Workflow::\"support-reply\"", 3);
+    mandate_ledger *l = mandate_registry_ledger(f->r);
+    mandate_agent_request rq = {
+        .token = t, .action = "Action::\"read\"", .resource = "Ticket::\"1\"", .now = NOW + 10};
+    mandate_diag d;
+    uint64_t tickets[2];
+    for (int i = 0; i < 2; i++) {
+        mandate_agent_result *res = NULL;
+        assert_int_equal(mandate_agent_authorize_submit(f->r, &rq, &res, &d), 0);
+        assert_true(mandate_agent_result_allowed(res));
+        tickets[i] = mandate_agent_result_ledger_index(res);
+        mandate_agent_result_free(res);
+    }
+    assert_int_equal(mandate_ledger_wait(l, tickets[1], &d), 0);
+    assert_int_equal(db_sum(f, "SELECT coalesce(sum(uses), 0) FROM registry_uses"), 2);
+    assert_int_equal(db_sum(f, "SELECT coalesce(sum(count), 0) FROM registry_usage"), 2);
+    /* The third use is the last; the fourth is refused from the in-memory count. */
+    expect(decide(f->r, t, "Action::\"read\"", "Ticket::\"1\""), true, 0, 0, "third use");
+    expect(decide(f->r, t, "Action::\"read\"", "Ticket::\"1\""), false, MANDATE_CHECK_TOKEN,
+           MANDATE_TOKEN_USES_EXHAUSTED, "fourth use");
+    assert_int_equal(db_sum(f, "SELECT coalesce(sum(uses), 0) FROM registry_uses"), 3);
+    /* Closed and reopened: the count is the store's. */
+    mandate_registry_close(f->r);
+    open_registry(f);
+    assert_int_equal(mandate_registry_set_policies(f->r, policies, strlen(policies), &d), 0);
+    assert_int_equal(mandate_registry_set_entities(f->r, user_entities, strlen(user_entities), &d),
+                     0);
+    expect(decide(f->r, t, "Action::\"read\"", "Ticket::\"1\""), false, MANDATE_CHECK_TOKEN,
+           MANDATE_TOKEN_USES_EXHAUSTED, "after reopening");
+    free(t);
 }
 
 /* Acceptance 1: the bad-token cases that need the registry, end to end. */
@@ -817,6 +907,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_positive_controls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_submit_then_wait, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counts_durable_with_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_tokens_registry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escalation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_delegator, setup, teardown),
