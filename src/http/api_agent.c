@@ -1,9 +1,12 @@
 /*
  * api_agent.c: requests that carry a delegation token go through the registry's agent
- * authorization path (mandate_agent_authorize in mandate/registry.h: agent and owner status, the
- * token and its chain, then the three checks), which records the decision in the ledger before it
- * returns. A request may carry "approval_id": the retry of an approval_required decision.
+ * authorization path (mandate_agent_authorize_submit in mandate/registry.h: agent and owner
+ * status, the token and its chain, then the three checks), which submits the decision's ledger
+ * entry; the response is pending until that entry is durable, like a plain decision's, so the
+ * worker thread goes on with other connections meanwhile. A request may carry "approval_id": the
+ * retry of an approval_required decision.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -32,9 +35,8 @@ static const char *uid_text(md_arena *a, json_t *v, md_diag *d, const char *what
 }
 
 int md_http_agent_decide(mandate_server *s, md_arena *a, json_t *item, const char *caller,
-                         md_http_resp *rs, json_t **out, md_diag *d)
+                         md_http_resp *rs, md_buf *out, md_diag *d)
 {
-    *out = NULL;
     if (!s->registry || s->registry_error[0])
         return md_diag_set(d, MANDATE_EINTERNAL, 0, 0,
                            "the agent authorization path is unavailable: %s",
@@ -98,30 +100,48 @@ int md_http_agent_decide(mandate_server *s, md_arena *a, json_t *item, const cha
     };
     mandate_agent_result *res = NULL;
     mandate_diag ad = {0};
-    int rc = mandate_agent_authorize(s->registry, &ar, &res, &ad);
+    int rc = mandate_agent_authorize_submit(s->registry, &ar, &res, &ad);
     free(ctx_text);
     if (rc || !res) {
         mandate_agent_result_free(res);
         return md_diag_set(d, MANDATE_EINTERNAL, 0, 0, "agent authorization failed: %s",
                            ad.message[0] ? ad.message : mandate_strerror(rc));
     }
+    /* The result's JSON object, with "entry" added last. */
     char *text = mandate_agent_result_to_json(res);
-    json_t *o = text ? json_loads(text, 0, NULL) : NULL;
-    free(text);
     bool allow = mandate_agent_result_allowed(res);
     uint64_t index = mandate_agent_result_ledger_index(res);
     int check = mandate_agent_result_check(res);
     mandate_agent_result_free(res);
-    if (!o)
+    size_t len = text ? strlen(text) : 0;
+    if (!len || text[len - 1] != '}') {
+        free(text);
         return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
+    }
+    char entry[40] = "";
     if (index != UINT64_MAX)
-        json_object_set_new(o, "entry", json_integer((json_int_t)index));
+        snprintf(entry, sizeof entry, "%s\"entry\":%" PRIu64, len > 2 ? "," : "", index);
+    size_t at = out->len;
+    rc = md_buf_append(out, text, len - 1);
+    if (!rc)
+        rc = md_buf_puts(out, entry);
+    if (!rc)
+        rc = md_buf_puts(out, "}");
+    free(text);
+    if (rc) {
+        out->len = at;
+        return md_diag_set(d, rc, 0, 0, "%s", mandate_strerror(rc));
+    }
+    if (index != UINT64_MAX) {
+        rs->pending = true; /* answered once the entry is durable (or 503 if it cannot be) */
+        if (index > rs->ticket || !rs->ticket)
+            rs->ticket = index;
+    }
     if (allow)
         rs->n_allow++;
     else if (check == MANDATE_CHECK_INTERNAL || check == MANDATE_CHECK_LEDGER)
         rs->n_err++;
     else
         rs->n_deny++;
-    *out = o;
     return 0;
 }

@@ -138,18 +138,12 @@ static int decide(mandate_server *s, md_http_snapshot *snap, md_arena *a, const 
     if (item->kind != MD_JV_OBJECT)
         return md_diag_set(d, MANDATE_EPARSE, 0, 0, "a request must be a JSON object");
     if (md_jv_get(item, "token")) {
-        json_t *j = md_jv_to_json(item), *o = NULL;
+        json_t *j = md_jv_to_json(item);
         if (!j)
             return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
-        int rc = md_http_agent_decide(s, a, j, caller, rs, &o, d);
+        int rc = md_http_agent_decide(s, a, j, caller, rs, out, d);
         json_decref(j);
-        if (rc)
-            return rc;
-        char *text = json_dumps(o, JSON_COMPACT);
-        json_decref(o);
-        rc = text ? md_buf_puts(out, text) : MANDATE_ENOMEM;
-        free(text);
-        return rc ? md_diag_set(d, rc, 0, 0, "%s", mandate_strerror(rc)) : 0;
+        return rc;
     }
     for (size_t i = 0; i < item->n; i++) {
         /* A key as a C string (up to a NUL byte), as members were always compared. */

@@ -208,10 +208,11 @@ int md_http_load(mandate_server *s, md_diag *d);
 void md_http_unload(mandate_server *s);
 void md_http_observe(mandate_server *s, const md_http_resp *rs);
 
-/* api_agent.c: one request that carries a delegation token, decided by mandate_agent_authorize;
- * *out is the decision object. */
+/* api_agent.c: one request that carries a delegation token, decided by
+ * mandate_agent_authorize_submit; appends the decision object to out (unchanged on an error),
+ * and rs is pending on its entry. */
 int md_http_agent_decide(mandate_server *s, md_arena *a, json_t *item, const char *caller,
-                         md_http_resp *rs, json_t **out, md_diag *d);
+                         md_http_resp *rs, md_buf *out, md_diag *d);
 
 /* The built-in admin policy set (a copy of policies/admin.cedar). */
 extern const char md_http_admin_policies[];
