@@ -262,9 +262,11 @@ md_reg_count *md_registry_uses_slot(mandate_registry *r, const char *jti, int *r
     if (c)
         return c;
     uint64_t v = 0;
-    /* The store holds what was flushed; the cache may be full (cleared by get below). */
-    if ((*rc = md_registry_flush_uses(r, d)) || (*rc = r->st->ops->uses_get(r->st, jti, &v, d)))
+    if ((*rc = r->st->ops->uses_get(r->st, jti, &v, d)))
         return NULL;
+    for (size_t i = 0; i < r->n_pending; i++) /* counted, not yet in the store */
+        if (r->pending[i].jti && !strcmp(r->pending[i].jti, jti))
+            v += r->pending[i].n;
     if (!(c = md_reg_map_get(&r->uses, jti, true))) {
         *rc = md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory counting uses");
         return NULL;
@@ -297,13 +299,18 @@ int md_registry_usage(mandate_registry *r, const char *agent, const char *action
         return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory counting usage");
     if (c->minute != m) {
         uint64_t h = 0, day = 0;
-        int rc = md_registry_flush_uses(r, d);
-        if (!rc)
-            rc = r->st->ops->usage_sum(r->st, agent, action, m - 59, &h, d);
+        int rc = r->st->ops->usage_sum(r->st, agent, action, m - 59, &h, d);
         if (!rc)
             rc = r->st->ops->usage_sum(r->st, agent, action, m - 1439, &day, d);
         if (rc)
             return rc;
+        for (size_t i = 0; i < r->n_pending; i++) { /* counted, not yet in the store */
+            const md_reg_delta *x = &r->pending[i];
+            if (x->jti || strcmp(x->agent, agent) || strcmp(x->action, action))
+                continue;
+            h += x->minute >= m - 59 ? x->n : 0;
+            day += x->minute >= m - 1439 ? x->n : 0;
+        }
         c->minute = m;
         c->n = h;
         c->n_day = day;
@@ -785,10 +792,11 @@ static int refresh(mandate_registry *r, md_diag *d)
     if (rc || !changed)
         return rc;
     uint64_t version = 0, seq = 0;
-    if ((rc = md_registry_flush_uses(r, d)) || /* the caches may be cleared below */
-        (rc = r->st->ops->meta_get(r->st, "version", &version, d)) ||
+    if ((rc = r->st->ops->meta_get(r->st, "version", &version, d)) ||
         (rc = r->st->ops->meta_get(r->st, "usage_seq", &seq, d)))
         return rc;
+    /* Clearing the caches loses nothing: a counter read from the store gets the pending deltas
+     * added (md_registry_uses_slot, md_registry_usage). */
     if (seq != r->usage_seq) {
         md_reg_map_clear(&r->uses);
         md_reg_map_clear(&r->usage);

@@ -138,9 +138,10 @@ int md_reg_canonical(md_arena *a, int kind, const char *id, const char **out, md
 const char *md_reg_kind_type(int kind);
 
 /* Writes the pending use and usage deltas (and a due prune) in one non-durable store transaction
- * and bumps usage_seq (mu held). Runs before every ledger commit (the hook), before any read of
- * counters from the store (which would miss them) and before the caches are cleared. Lock order:
- * the hook takes mu on the committing thread, so no holder of mu may wait for the ledger. */
+ * and bumps usage_seq (mu held). Runs before every ledger commit (the hook), when
+ * MD_REG_PENDING_MAX deltas wait, and at close; a counter read from the store (a cache miss, a
+ * new minute) adds the pending deltas instead, so decisions never wait for the write lock. Lock
+ * order: the hook takes mu on the committing thread, so no holder of mu may wait for the ledger. */
 int md_registry_flush_uses(mandate_registry *r, md_diag *d);
 /* Counts one use of jti (agent NULL) or one usage of (agent, action) at minute, for the next
  * flush (mu held). */

@@ -376,6 +376,54 @@ static void test_counts_durable_with_entry(void **state)
     free(t);
 }
 
+/* Counts not yet written are part of every counter read from the store: a cleared cache loses
+ * nothing, and a flush does not count them twice. */
+static void test_pending_counts(void **state)
+{
+    fx *f = *state;
+    mandate_registry *r = f->r;
+    md_diag d = {0};
+    const int64_t m = 29000000;
+    const char *ag = "Agent::\"a\"", *ac = "Action::\"b\"";
+    /* got[round][flushed]: rc sum, pending, uses, usage hour, usage day (assertions after the
+     * lock is released: a failing one must not leave the registry locked for the teardown). */
+    uint64_t got[2][2][5];
+    memset(got, 0, sizeof got);
+    pthread_mutex_lock(&r->mu);
+    for (int round = 0; round < 2; round++) {
+        int rc = md_registry_defer(r, "jti-x", NULL, NULL, 0, &d);
+        rc |= md_registry_defer(r, "jti-x", NULL, NULL, 0, &d);
+        rc |= md_registry_defer(r, NULL, ag, ac, m - 30, &d);
+        rc |= md_registry_defer(r, NULL, ag, ac, m - 100, &d);
+        rc |= md_registry_defer(r, NULL, ag, ac, m, &d);
+        for (int flushed = 0; flushed < 2; flushed++) {
+            if (flushed)
+                rc |= md_registry_flush_uses(r, &d);
+            got[round][flushed][1] = r->n_pending;
+            md_reg_map_clear(&r->uses);
+            md_reg_map_clear(&r->usage);
+            rc |= md_registry_uses(r, "jti-x", &got[round][flushed][2], &d);
+            md_reg_count *c = NULL;
+            rc |= md_registry_usage(r, ag, ac, m, &c, &d);
+            if (c) {
+                got[round][flushed][3] = c->n;
+                got[round][flushed][4] = c->n_day;
+            }
+            got[round][flushed][0] = (uint64_t)rc;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    for (int round = 0; round < 2; round++)
+        for (int flushed = 0; flushed < 2; flushed++) {
+            uint64_t *g = got[round][flushed];
+            assert_int_equal(g[0], 0);
+            assert_int_equal(g[1], flushed ? 0 : 4); /* merged per counter */
+            assert_int_equal(g[2], 2 * (round + 1));
+            assert_int_equal(g[3], 2 * (round + 1)); /* the last hour */
+            assert_int_equal(g[4], 3 * (round + 1)); /* the last day */
+        }
+}
+
 /* Acceptance 1: the bad-token cases that need the registry, end to end. */
 static void test_bad_tokens_registry(void **state)
 {
@@ -909,6 +957,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_positive_controls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_then_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counts_durable_with_entry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pending_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_tokens_registry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_escalation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_delegator, setup, teardown),
