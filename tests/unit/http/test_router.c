@@ -1023,8 +1023,42 @@ static void test_fail_closed(void **state)
     char sha[65];
     snprintf(sha, sizeof sha, "%s", json_string_value(json_object_get(j, "sha256")));
     json_decref(j);
+    /* An agent with a delegation, made while the ledger still works. */
+    mandate_diag d = {0};
+    mandate_principal alice = {.kind = MANDATE_KIND_HUMAN, .id = "alice"};
+    mandate_principal agent = {.kind = MANDATE_KIND_AGENT, .id = "fail-drafter", .owner = "alice"};
+    int rc = mandate_registry_add(srv->registry, &alice, "test", &d);
+    assert_true(rc == 0 || rc == MANDATE_EEXIST);
+    assert_int_equal(mandate_registry_add(srv->registry, &agent, "test", &d), 0);
+    const char *actions[] = {"Action::\"draft_reply\""}, *resources[] = {"Ticket"};
+    mandate_delegation del = {.subject = "Agent::\"fail-drafter\"",
+                              .delegator = "Human::\"alice\"",
+                              .task = "reply",
+                              .actions = actions,
+                              .n_actions = 1,
+                              .resources = resources,
+                              .n_resources = 1,
+                              .max_uses = 5};
+    char *token = NULL;
+    mandate_token_error te = {0};
+    assert_int_equal(
+        mandate_registry_delegate(srv->registry, &del, "Human::\"alice\"", &token, &te, &d), 0);
+    char key_fd[128], tbody[4096];
+    assert_int_equal(
+        mandate_api_key_create(data, "Agent::\"fail-drafter\"", key_fd, sizeof key_fd, &d), 0);
+    snprintf(tbody, sizeof tbody,
+             "{\"action\":\"Action::\\\"draft_reply\\\"\",\"resource\":\"Ticket::\\\"T-1001\\\"\","
+             "\"token\":\"%s\"}",
+             token);
     uint64_t errors = atomic_load(&srv->m.error);
     md_store_sqlite_fail_commits(md_ledger_writer_store(srv->ledger), 1);
+    /* A token decision is not acknowledged either: 503 and a deny, not the agent path's allow. */
+    j = call("POST", "/v1/authorize", NULL, key_fd, tbody, &st, NULL);
+    assert_int_equal(st, 503);
+    assert_string_equal(json_string_value(json_object_get(j, "decision")), "deny");
+    assert_string_equal(err_code(j), "ledger_unavailable");
+    json_decref(j);
+    free(token);
     j = call("POST", "/v1/authorize", NULL, key_alice,
              "{\"principal\":\"Human::\\\"alice\\\"\",\"action\":\"Action::\\\"read_ticket\\\"\","
              "\"resource\":\"Ticket::\\\"T-1001\\\"\"}",
@@ -1041,7 +1075,7 @@ static void test_fail_closed(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "decision")), "deny");
     assert_null(json_object_get(j, "decisions"));
     json_decref(j);
-    assert_true(atomic_load(&srv->m.error) >= errors + 2);
+    assert_true(atomic_load(&srv->m.error) >= errors + 3);
     j = call("PUT", "/v1/policies", NULL, key_alice, "{\"policies\":\"\"}", &st, NULL);
     assert_int_equal(st, 503);
     json_decref(j);
