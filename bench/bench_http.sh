@@ -24,19 +24,9 @@ CONNS=${CONNS:-64} DURATION=${DURATION:-10} RUNS=${RUNS:-3} THREADS=${THREADS:-1
 WRK_THREADS=${WRK_THREADS:-1} BATCH=${BATCH:-1}
 BIN=${MANDATE_BIN:-$ROOT/build-rel/mandate}
 
-if ! command -v wrk >/dev/null; then
-    echo "installing wrk from Debian" >&2
-    (apt-get install -y wrk || (apt-get update && apt-get install -y wrk)) >/dev/null
-fi
-if [ ! -x "$BIN" ]; then
-    cmake -S "$ROOT" -B "$ROOT/build-rel" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMANDATE_FORMAT_CHECK=OFF >/dev/null
-    cmake --build "$ROOT/build-rel" -j2 --target mandate >/dev/null
-fi
-
-WORK=$(mktemp -d /tmp/mandate-bench-http-XXXXXX)
-PID=
-cleanup() { [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
+# shellcheck source=bench/http_common.sh
+. "$ROOT/bench/http_common.sh"
+bench_setup bench-http
 
 DATA=$WORK/data
 "$BIN" init --data "$DATA" --origin bench.example/log >/dev/null
@@ -46,16 +36,7 @@ cat >"$DATA/admin-entities.json" <<'JSON'
 [{"uid":{"type":"Service","id":"bench"},"attrs":{},"parents":[{"type":"Group","id":"monitoring"}]}]
 JSON
 KEY=$("$BIN" key create --for 'Service::"bench"' --data "$DATA" 2>/dev/null)
-"$BIN" serve --data "$DATA" --port 0 --threads "$THREADS" --max-connections 4096 >"$WORK/server.log" 2>&1 &
-PID=$!
-PORT=
-for _ in $(seq 1 100); do
-    PORT=$(sed -n 's|^mandate: listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$WORK/server.log")
-    [ -n "$PORT" ] && break
-    sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$WORK/server.log"; exit 1; }
-URL=http://127.0.0.1:$PORT
+bench_serve "$DATA" "$THREADS"
 
 # Bodies: one request per line (or batches of BATCH), and a check of every decision.
 python3 - "$WORKLOAD" "$WORK" "$URL" "$KEY" "$BATCH" <<'PY'
@@ -105,9 +86,7 @@ echo "mandate serve: $THREADS threads, wrk -t$WRK_THREADS -c$CONNS -d${DURATION}
      "decisions recorded in the ledger (durable before each response)"
 metrics() { curl -s -H "Authorization: Bearer $KEY" "$URL/metrics" >"$1"; }
 metrics "$WORK/metrics0"
-# The server's CPU time (user + system, in clock ticks) and ledger size before and after the runs.
-cpu_ticks() { sed 's/^.*) //' "/proc/$PID/stat" | awk '{print $12, $13}'; }
-ledger_size() { curl -s "$URL/healthz" | sed 's/.*"ledger_size":\([0-9]*\).*/\1/'; }
+# The server's CPU time (user, system) and ledger size before and after the runs.
 read -r UTICKS0 STICKS0 < <(cpu_ticks)
 SIZE0=$(ledger_size)
 : >"$WORK/results"

@@ -15,19 +15,9 @@ CONNS=${CONNS:-64} DURATION=${DURATION:-10} RUNS=${RUNS:-3} THREADS=${THREADS:-1
 WRK_THREADS=${WRK_THREADS:-1}
 BIN=${MANDATE_BIN:-$ROOT/build-rel/mandate}
 
-if ! command -v wrk >/dev/null; then
-    echo "installing wrk from Debian" >&2
-    (apt-get install -y wrk || (apt-get update && apt-get install -y wrk)) >/dev/null
-fi
-if [ ! -x "$BIN" ]; then
-    cmake -S "$ROOT" -B "$ROOT/build-rel" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMANDATE_FORMAT_CHECK=OFF >/dev/null
-    cmake --build "$ROOT/build-rel" -j2 --target mandate >/dev/null
-fi
-
-WORK=$(mktemp -d /tmp/mandate-bench-agent-XXXXXX)
-PID=
-cleanup() { [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
+# shellcheck source=bench/http_common.sh
+. "$ROOT/bench/http_common.sh"
+bench_setup bench-agent
 
 DATA=$WORK/data
 "$BIN" init --data "$DATA" --origin bench.example/agent-log >/dev/null
@@ -36,16 +26,7 @@ KEY=$("$BIN" key create --for 'Agent::"support-drafter"' --data "$DATA" 2>/dev/n
 TOKEN=$("$BIN" delegate --data "$DATA" --actor 'Human::"alice"' --from alice --to support-drafter \
     --task "bench: draft replies" --workflow support-reply --action 'Action::"draft_reply"' \
     --resource Ticket --uses 100000000 --lifetime 28800)
-"$BIN" serve --data "$DATA" --port 0 --threads "$THREADS" --max-connections 4096 >"$WORK/server.log" 2>&1 &
-PID=$!
-PORT=
-for _ in $(seq 1 100); do
-    PORT=$(sed -n 's|^mandate: listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$WORK/server.log")
-    [ -n "$PORT" ] && break
-    sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$WORK/server.log"; exit 1; }
-URL=http://127.0.0.1:$PORT
+bench_serve "$DATA" "$THREADS"
 
 printf '{"action":"Action::\\"draft_reply\\"","resource":"Ticket::\\"T-1\\"","context":{"reply":"Hello ACME"},"token":"%s"}\n' \
     "$TOKEN" >"$WORK/body.json"
@@ -78,8 +59,6 @@ LUA
 
 echo "mandate serve: $THREADS threads, wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, token requests" \
      "(agent path), decisions recorded in the ledger (durable before each response)"
-cpu_ticks() { sed 's/^.*) //' "/proc/$PID/stat" | awk '{print $12, $13}'; }
-ledger_size() { curl -s "$URL/healthz" | sed 's/.*"ledger_size":\([0-9]*\).*/\1/'; }
 read -r U0 S0 < <(cpu_ticks)
 SIZE0=$(ledger_size)
 : >"$WORK/results"

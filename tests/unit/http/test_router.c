@@ -297,22 +297,22 @@ static void test_authorize(void **state)
 }
 
 /* The agent path: a delegation from alice to the drafter, presented over HTTP. */
-static void test_agent_path(void **state)
+/* Registers the human alice (once) and agent `id` owned by her, delegates draft_reply on tickets
+ * (5 uses) from alice to it, and makes the agent's API key. Returns the token (owned). */
+static char *delegated_agent(const char *id, char *key, size_t key_cap)
 {
     mandate_diag d = {0};
     mandate_principal alice = {.kind = MANDATE_KIND_HUMAN, .id = "alice"};
-    mandate_principal drafter = {
-        .kind = MANDATE_KIND_AGENT, .id = "support-drafter", .owner = "alice"};
+    mandate_principal agent = {.kind = MANDATE_KIND_AGENT, .id = id, .owner = "alice"};
     int rc = mandate_registry_add(srv->registry, &alice, "test", &d);
-    if (rc)
-        fprintf(stderr, "add alice: %s\n", d.message);
-    assert_int_equal(rc, 0);
-    rc = mandate_registry_add(srv->registry, &drafter, "test", &d);
-    if (rc)
-        fprintf(stderr, "add drafter: %s\n", d.message);
-    assert_int_equal(rc, 0);
+    if (rc && rc != MANDATE_EEXIST)
+        fail_msg("add alice: %s", d.message);
+    if (mandate_registry_add(srv->registry, &agent, "test", &d))
+        fail_msg("add %s: %s", id, d.message);
+    char subject[128];
+    snprintf(subject, sizeof subject, "Agent::\"%s\"", id);
     const char *actions[] = {"Action::\"draft_reply\""}, *resources[] = {"Ticket"};
-    mandate_delegation del = {.subject = "Agent::\"support-drafter\"",
+    mandate_delegation del = {.subject = subject,
                               .delegator = "Human::\"alice\"",
                               .task = "reply to T-1001",
                               .actions = actions,
@@ -322,14 +322,18 @@ static void test_agent_path(void **state)
                               .max_uses = 5};
     char *token = NULL;
     mandate_token_error te = {0};
-    rc = mandate_registry_delegate(srv->registry, &del, "Human::\"alice\"", &token, &te, &d);
-    if (rc)
-        fprintf(stderr, "delegate: %s %s\n", d.message, te.message);
-    assert_int_equal(rc, 0);
+    if (mandate_registry_delegate(srv->registry, &del, "Human::\"alice\"", &token, &te, &d))
+        fail_msg("delegate: %s %s", d.message, te.message);
+    if (mandate_api_key_create(data, subject, key, key_cap, &d))
+        fail_msg("key for %s: %s", id, d.message);
+    return token;
+}
+
+static void test_agent_path(void **state)
+{
+    mandate_diag d = {0};
     char key_drafter[128];
-    assert_int_equal(mandate_api_key_create(data, "Agent::\"support-drafter\"", key_drafter,
-                                            sizeof key_drafter, &d),
-                     0);
+    char *token = delegated_agent("support-drafter", key_drafter, sizeof key_drafter);
     char body[4096];
     int st;
     /* The drafter's own key: allowed (policy for the agent, for alice, and the scope). */
@@ -1024,28 +1028,8 @@ static void test_fail_closed(void **state)
     snprintf(sha, sizeof sha, "%s", json_string_value(json_object_get(j, "sha256")));
     json_decref(j);
     /* An agent with a delegation, made while the ledger still works. */
-    mandate_diag d = {0};
-    mandate_principal alice = {.kind = MANDATE_KIND_HUMAN, .id = "alice"};
-    mandate_principal agent = {.kind = MANDATE_KIND_AGENT, .id = "fail-drafter", .owner = "alice"};
-    int rc = mandate_registry_add(srv->registry, &alice, "test", &d);
-    assert_true(rc == 0 || rc == MANDATE_EEXIST);
-    assert_int_equal(mandate_registry_add(srv->registry, &agent, "test", &d), 0);
-    const char *actions[] = {"Action::\"draft_reply\""}, *resources[] = {"Ticket"};
-    mandate_delegation del = {.subject = "Agent::\"fail-drafter\"",
-                              .delegator = "Human::\"alice\"",
-                              .task = "reply",
-                              .actions = actions,
-                              .n_actions = 1,
-                              .resources = resources,
-                              .n_resources = 1,
-                              .max_uses = 5};
-    char *token = NULL;
-    mandate_token_error te = {0};
-    assert_int_equal(
-        mandate_registry_delegate(srv->registry, &del, "Human::\"alice\"", &token, &te, &d), 0);
     char key_fd[128], tbody[4096];
-    assert_int_equal(
-        mandate_api_key_create(data, "Agent::\"fail-drafter\"", key_fd, sizeof key_fd, &d), 0);
+    char *token = delegated_agent("fail-drafter", key_fd, sizeof key_fd);
     snprintf(tbody, sizeof tbody,
              "{\"action\":\"Action::\\\"draft_reply\\\"\",\"resource\":\"Ticket::\\\"T-1001\\\"\","
              "\"token\":\"%s\"}",
