@@ -112,7 +112,8 @@ void mandate_ledger_listen(mandate_ledger *l, mandate_ledger_listener fn, void *
  * A non-zero return (a mandate_err, with diag set) fails the group like a store failure: the
  * ledger acknowledges nothing more. The hook must not wait for the ledger. */
 typedef int (*mandate_ledger_before_commit)(void *arg, mandate_diag *diag);
-/* Sets the hook (NULL removes it). Returns once no call of the previous one is running. */
+/* Sets the hook. Removing it (NULL) returns once no call of it is running, so its argument may be
+ * freed after that. */
 void mandate_ledger_set_before_commit(mandate_ledger *l, mandate_ledger_before_commit fn,
                                       void *arg);
 

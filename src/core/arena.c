@@ -5,7 +5,9 @@
  * (or a multiple), mapped on a 2 MiB boundary and marked for transparent huge pages on Linux.
  * Large arenas are the stores read at random on every decision (an entity store of 100,000
  * entities is about 60 MB): with 4 KiB pages nearly every entity touched costs a TLB miss and
- * a page walk besides its cache miss; one 2 MiB page covers 3,500 entities.
+ * a page walk besides its cache miss; one 2 MiB page covers 3,500 entities. An arena that was
+ * reset (a per-request or per-item scratch arena) keeps to malloc'd blocks: mapping, faulting in
+ * and unmapping 2 MiB on every cycle would cost more than it saves.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,7 @@ struct md_arena {
     block *head;  /* current block, allocation happens here */
     block *first; /* kept across md_arena_reset */
     size_t total;
+    bool reused; /* reset at least once: a scratch arena, which keeps to malloc'd blocks */
 };
 
 static block *block_new(size_t size)
@@ -57,6 +60,7 @@ md_arena *md_arena_new(void)
         return NULL;
     a->first = a->head = block_new(ARENA_BLOCK);
     a->total = 0;
+    a->reused = false;
     if (!a->first) {
         free(a);
         return NULL;
@@ -89,7 +93,8 @@ static block *block_new_large(size_t size)
         }
     }
 #endif
-    return block_new(size);
+    /* No mapping: at least a whole large block, so later allocations fill it. */
+    return block_new(size > ARENA_LARGE - sizeof(block) ? size : ARENA_LARGE - sizeof(block));
 }
 
 static void block_free(block *b)
@@ -130,6 +135,7 @@ void md_arena_reset(md_arena *a)
     a->first->used = 0;
     a->first->next = NULL;
     a->total = 0;
+    a->reused = true;
 }
 
 void *md_arena_alloc(md_arena *a, size_t n)
@@ -142,9 +148,9 @@ void *md_arena_alloc(md_arena *a, size_t n)
     block *b = a->head;
     if (b->size - b->used < need) {
         /* New blocks go in front; the first block stays at the tail for md_arena_reset. */
-        block *nb = a->total >= ARENA_LARGE_AFTER ? block_new_large(need)
-                    : need > ARENA_BLOCK / 4      ? block_new(need)
-                                                  : block_new(ARENA_BLOCK);
+        block *nb = a->total >= ARENA_LARGE_AFTER && !a->reused ? block_new_large(need)
+                    : need > ARENA_BLOCK / 4                    ? block_new(need)
+                                                                : block_new(ARENA_BLOCK);
         if (!nb)
             return NULL;
         nb->next = b;

@@ -132,11 +132,8 @@ int md_http_agent_decide(mandate_server *s, md_arena *a, json_t *item, const cha
         out->len = at;
         return md_diag_set(d, rc, 0, 0, "%s", mandate_strerror(rc));
     }
-    if (index != UINT64_MAX) {
-        rs->pending = true; /* answered once the entry is durable (or 503 if it cannot be) */
-        if (index > rs->ticket || !rs->ticket)
-            rs->ticket = index;
-    }
+    if (index != UINT64_MAX)
+        md_http_hold(rs, index);
     if (allow)
         rs->n_allow++;
     else if (check == MANDATE_CHECK_INTERNAL || check == MANDATE_CHECK_LEDGER)

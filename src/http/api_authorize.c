@@ -123,9 +123,7 @@ static int record(mandate_server *s, const char *body, size_t len, md_http_resp 
     if (rc)
         return md_diag_set(d, MANDATE_ESTORE, 0, 0, "the evidence ledger refused the decision: %s",
                            ld.message);
-    rs->pending = true;
-    if (*ticket > rs->ticket || !rs->ticket)
-        rs->ticket = *ticket;
+    md_http_hold(rs, *ticket);
     return 0;
 }
 

@@ -175,6 +175,8 @@ extern const size_t md_http_n_routes;
 /* router.c */
 /* Handles one request; always fills rs (errors become 4xx/5xx JSON). rs is zeroed first. */
 void md_http_handle(mandate_server *s, const md_http_req *rq, md_http_resp *rs);
+/* Marks rs pending until the ledger entry `ticket` (and those before it) is durable. */
+void md_http_hold(md_http_resp *rs, uint64_t ticket);
 /* Waits for a pending response's ledger entries (fail closed on error) and counts metrics. */
 void md_http_settle(mandate_server *s, md_http_resp *rs);
 /* md_http_settle when the caller knows the entries are durable (the ledger's listener said so):

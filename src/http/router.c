@@ -449,6 +449,13 @@ done:
         count_status(s, rs->status);
 }
 
+void md_http_hold(md_http_resp *rs, uint64_t ticket)
+{
+    rs->pending = true;
+    if (ticket > rs->ticket || !rs->ticket)
+        rs->ticket = ticket;
+}
+
 void md_http_settle_durable(mandate_server *s, md_http_resp *rs)
 {
     if (rs->pending) {

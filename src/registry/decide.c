@@ -577,6 +577,18 @@ static int decide(mandate_registry *r, const mandate_agent_request *req, mandate
         uc->n++;
         uc->n_day++;
     }
+    /* The same counts, for the store: written before the ledger commit that holds this
+     * decision's entry (md_registry_flush_uses from the ledger's hook). Queued in the same
+     * critical section, so a cache cleared meanwhile reloads them from the pending list. A
+     * decision denied after this (the ledger refused it) keeps its use counted: fail closed. */
+    for (size_t i = 0; !rc && !r->read_only && i < res->n_jtis; i++)
+        rc = md_registry_defer(r, res->jtis[i], NULL, NULL, 0, &d);
+    if (!rc && !r->read_only)
+        rc = md_registry_defer(r, NULL, sub, res->action, minute, &d);
+    if (!rc && !r->read_only && res->now % 600 == 0)
+        md_registry_prune_later(r, minute - 2 * 1440);
+    if (!rc && r->n_pending >= MD_REG_PENDING_MAX)
+        rc = md_registry_flush_uses(r, false, &d);
     pthread_mutex_unlock(&r->mu);
     if (rc) {
         res->error = rc;
@@ -702,24 +714,6 @@ int md_agent_record(mandate_registry *r, mandate_agent_result *res, bool wait)
     if (res->allow && md_registry_writable(r, &d)) {
         res->error = d.code;
         deny(res, MANDATE_CHECK_INTERNAL, "recording the use failed (fail closed): %s", d.msg);
-    }
-    if (res->allow) {
-        /* Counted in memory by the decision; written to the store before the ledger commit
-         * that holds this entry (the hook), or here when the ledger has no hook. */
-        pthread_mutex_lock(&r->mu);
-        for (size_t i = 0; !rc && i < res->n_jtis; i++)
-            rc = md_registry_defer(r, res->jtis[i], NULL, NULL, 0, &d);
-        if (!rc)
-            rc = md_registry_defer(r, NULL, res->principal, res->action, res->now / 60, &d);
-        if (!rc && res->now % 600 == 0)
-            r->prune_before = res->now / 60 - 2 * 1440;
-        if (!rc && (!r->hooked || r->n_pending >= MD_REG_PENDING_MAX))
-            rc = md_registry_flush_uses(r, &d);
-        pthread_mutex_unlock(&r->mu);
-        if (rc) {
-            res->error = rc;
-            deny(res, MANDATE_CHECK_INTERNAL, "recording the use failed (fail closed): %s", d.msg);
-        }
     }
     ungate(res);
     uint64_t index = UINT64_MAX;

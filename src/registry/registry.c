@@ -203,16 +203,25 @@ int md_registry_defer(mandate_registry *r, const char *jti, const char *agent, c
         return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory counting a use");
     }
     r->pending[r->n_pending++] = x;
+    atomic_store(&r->pending_hint, 1);
     return 0;
 }
 
-int md_registry_flush_uses(mandate_registry *r, md_diag *d)
+void md_registry_prune_later(mandate_registry *r, int64_t before)
+{
+    r->prune_before = before;
+    atomic_store(&r->pending_hint, 1);
+}
+
+int md_registry_flush_uses(mandate_registry *r, bool durable, md_diag *d)
 {
     if (!r->n_pending && !r->prune_before)
         return 0;
     md_rstore *st = r->st;
     uint64_t seq = 0;
-    int rc = st->ops->begin(st, false, d);
+    /* Not durable: the ledger's commit right after covers it (same WAL), unless the store is
+     * another database. */
+    int rc = st->ops->begin(st, durable || r->separate_store, d);
     if (rc)
         return rc;
     for (size_t i = 0; !rc && i < r->n_pending; i++) {
@@ -236,6 +245,7 @@ int md_registry_flush_uses(mandate_registry *r, md_diag *d)
         delta_free(&r->pending[i]);
     r->n_pending = 0;
     r->prune_before = 0;
+    atomic_store(&r->pending_hint, 0);
     r->usage_seq = seq + 1;
     md_registry_bump(r);
     return 0;
@@ -246,8 +256,11 @@ static int flush_before_commit(void *arg, mandate_diag *diag)
 {
     mandate_registry *r = arg;
     md_diag d = {0};
+    /* Set before the entries of this group were submitted (under mu, then the ledger's lock). */
+    if (!atomic_load(&r->pending_hint))
+        return 0;
     pthread_mutex_lock(&r->mu);
-    int rc = md_registry_flush_uses(r, &d);
+    int rc = md_registry_flush_uses(r, false, &d);
     pthread_mutex_unlock(&r->mu);
     if (rc && diag) {
         diag->code = rc;
@@ -1072,6 +1085,7 @@ MD_EXPORT int mandate_registry_open(mandate_registry **out, const mandate_regist
                     ld.message);
         goto out;
     }
+    r->separate_store = o->store_uri && strcmp(o->store_uri, db) != 0;
     if ((rc = md_rstore_open(&r->st, o->store_uri ? o->store_uri : db, &d)) ||
         (rc = map_gen(r, o->data_dir, &d)))
         goto out;
@@ -1095,10 +1109,8 @@ MD_EXPORT int mandate_registry_open(mandate_registry **out, const mandate_regist
     if (!rc && !r->cur)
         rc = republish(r, &d);
     pthread_mutex_unlock(&r->mu);
-    if (!rc && !r->read_only) {
+    if (!rc && !r->read_only)
         mandate_ledger_set_before_commit(r->ledger, flush_before_commit, r);
-        r->hooked = true;
-    }
 out:
     if (rc) {
         mandate_registry_close(r);
@@ -1112,12 +1124,15 @@ MD_EXPORT void mandate_registry_close(mandate_registry *r)
 {
     if (!r)
         return;
-    if (r->hooked) {
-        /* Entries still queued in the ledger have their counts pending: write them now. */
-        mandate_ledger_set_before_commit(r->ledger, NULL, NULL);
+    /* The ledger first: draining its queue runs the hook, which writes the counts of the entries
+     * it commits while the store is still open. What is left (counts of decisions that made no
+     * entry) is written durably after it. */
+    mandate_ledger_close(r->ledger);
+    r->ledger = NULL;
+    if (r->st && !r->read_only) {
         md_diag d = {0};
         pthread_mutex_lock(&r->mu);
-        md_registry_flush_uses(r, &d);
+        md_registry_flush_uses(r, true, &d);
         pthread_mutex_unlock(&r->mu);
     }
     for (size_t i = 0; i < r->n_pending; i++)
@@ -1128,7 +1143,6 @@ MD_EXPORT void mandate_registry_close(mandate_registry *r)
     mandate_keyring_free(r->kr);
     md_rstore_close(r->st);
     mandate_account_close(r->account);
-    mandate_ledger_close(r->ledger);
     md_reg_map_clear(&r->uses);
     md_reg_map_clear(&r->usage);
     if (r->gen)

@@ -107,7 +107,10 @@ struct mandate_registry {
     md_reg_delta *pending; /* counted in uses/usage, not yet in the store (mu) */
     size_t n_pending, cap_pending;
     int64_t prune_before; /* usage minutes to prune at the next flush, or 0 */
-    bool hooked;          /* the flush is the ledger's before-commit hook */
+    /* Non-zero when pending deltas or a prune wait: the hook reads it without mu, so that a
+     * ledger commit waits for mu (held through snapshot rebuilds) only when there is work. */
+    _Atomic size_t pending_hint;
+    bool separate_store; /* the store is not the ledger's database: flushes fsync themselves */
     /* A change counter shared by every process on the data directory (DIR/registry.gen, mapped
      * shared): bumped after every committed change, so a decision only asks the store whether
      * something changed when the counter moved. */
@@ -142,11 +145,13 @@ const char *md_reg_kind_type(int kind);
  * MD_REG_PENDING_MAX deltas wait, and at close; a counter read from the store (a cache miss, a
  * new minute) adds the pending deltas instead, so decisions never wait for the write lock. Lock
  * order: the hook takes mu on the committing thread, so no holder of mu may wait for the ledger. */
-int md_registry_flush_uses(mandate_registry *r, md_diag *d);
+int md_registry_flush_uses(mandate_registry *r, bool durable, md_diag *d);
 /* Counts one use of jti (agent NULL) or one usage of (agent, action) at minute, for the next
  * flush (mu held). */
 int md_registry_defer(mandate_registry *r, const char *jti, const char *agent, const char *action,
                       int64_t minute, md_diag *d);
+/* Prunes usage minutes before `before` at the next flush (mu held). */
+void md_registry_prune_later(mandate_registry *r, int64_t before);
 
 /* Counter caches (mu held). */
 md_reg_count *md_reg_map_get(md_reg_map *m, const char *key, bool create);
@@ -160,15 +165,15 @@ int md_registry_usage(mandate_registry *r, const char *agent, const char *action
                       md_reg_count **out, md_diag *d);
 
 /* The decision without the ledger: everything of mandate_agent_authorize up to and including the
- * in-memory use count, without persisting uses and without the ledger entry (the benchmark
- * measures it apart). Always returns a result unless allocation fails. */
+ * in-memory use count, which an allow also queues for the store (md_registry_defer; written by
+ * the next flush), without the ledger entry (the benchmark measures it apart). Always returns a
+ * result unless allocation fails. */
 int md_agent_decide(mandate_registry *r, const mandate_agent_request *req,
                     mandate_agent_result **out);
-/* Queues an allowed decision's uses and usage for the store (md_registry_flush_uses, run before
- * the ledger commit that holds the entry) and appends the decision entry; a failure turns the
- * result into a deny (check internal or ledger). wait false: the entry is only submitted (its
- * ticket is the result's ledger index) unless the decision requested or used an approval, whose
- * binding to the entry needs the entry durable. */
+/* Appends the decision entry (its counts reach the store before the ledger commit that holds
+ * it: the hook); a failure turns the result into a deny (check internal or ledger). wait false:
+ * the entry is only submitted (its ticket is the result's ledger index) unless the decision
+ * requested or used an approval, whose binding to the entry needs the entry durable. */
 int md_agent_record(mandate_registry *r, mandate_agent_result *res, bool wait);
 
 /* Appends one ledger entry and waits until it is durable (body: a JSON object built by the

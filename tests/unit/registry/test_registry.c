@@ -398,7 +398,7 @@ static void test_pending_counts(void **state)
         rc |= md_registry_defer(r, NULL, ag, ac, m, &d);
         for (int flushed = 0; flushed < 2; flushed++) {
             if (flushed)
-                rc |= md_registry_flush_uses(r, &d);
+                rc |= md_registry_flush_uses(r, false, &d);
             got[round][flushed][1] = r->n_pending;
             md_reg_map_clear(&r->uses);
             md_reg_map_clear(&r->usage);
