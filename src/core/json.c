@@ -645,3 +645,84 @@ int md_json_parse(const char *text, size_t len, json_t **out, md_diag *d)
 {
     return md_json_parse_depth(text, len, MD_JSON_MAX_DEPTH, out, d);
 }
+
+/* ---- jansson values to text ---- */
+
+typedef struct dump_member {
+    const char *key;
+    size_t len;
+    json_t *value;
+} dump_member;
+
+static int member_cmp(const void *x, const void *y)
+{
+    const dump_member *a = x, *b = y;
+    int c = memcmp(a->key, b->key, a->len < b->len ? a->len : b->len);
+    return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+static int dump_value(const json_t *j, md_buf *out, unsigned depth);
+
+static int dump_object(const json_t *j, md_buf *out, unsigned depth)
+{
+    size_t n = json_object_size(j);
+    dump_member local[32], *m = local;
+    if (n > MD_ARRAY_LEN(local) && !(m = malloc(n * sizeof *m)))
+        return MANDATE_ENOMEM;
+    size_t i = 0;
+    for (void *it = json_object_iter((json_t *)j); it && i < n;
+         it = json_object_iter_next((json_t *)j, it), i++)
+        m[i] = (dump_member){json_object_iter_key(it), json_object_iter_key_len(it),
+                             json_object_iter_value(it)};
+    qsort(m, i, sizeof *m, member_cmp);
+    int rc = md_buf_append(out, "{", 1);
+    for (size_t k = 0; k < i && !rc; k++) {
+        if (k)
+            rc = md_buf_append(out, ",", 1);
+        if (!rc)
+            rc = md_buf_json_str(out, m[k].key, m[k].len);
+        if (!rc)
+            rc = md_buf_append(out, ":", 1);
+        if (!rc)
+            rc = dump_value(m[k].value, out, depth + 1);
+    }
+    if (m != local)
+        free(m);
+    return rc ? rc : md_buf_append(out, "}", 1);
+}
+
+static int dump_value(const json_t *j, md_buf *out, unsigned depth)
+{
+    if (depth > MD_JSON_MAX_DEPTH)
+        return MANDATE_ETOOBIG;
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: return dump_object(j, out, depth);
+    case JSON_ARRAY: {
+        int rc = md_buf_append(out, "[", 1);
+        for (size_t i = 0; i < json_array_size(j) && !rc; i++) {
+            if (i)
+                rc = md_buf_append(out, ",", 1);
+            if (!rc)
+                rc = dump_value(json_array_get(j, i), out, depth + 1);
+        }
+        return rc ? rc : md_buf_append(out, "]", 1);
+    }
+    case JSON_STRING: return md_buf_json_str(out, json_string_value(j), json_string_length(j));
+    case JSON_INTEGER: return md_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+    case JSON_REAL: { /* rare: jansson's own number format */
+        char *t = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+        int rc = t ? md_buf_puts(out, t) : MANDATE_ENOMEM;
+        free(t);
+        return rc;
+    }
+    case JSON_TRUE: return md_buf_append(out, "true", 4);
+    case JSON_FALSE: return md_buf_append(out, "false", 5);
+    case JSON_NULL: return md_buf_append(out, "null", 4);
+    }
+    return MANDATE_EINVAL;
+}
+
+int md_json_dump(const json_t *j, md_buf *out)
+{
+    return j && out ? dump_value(j, out, 0) : MANDATE_EINVAL;
+}

@@ -20,6 +20,7 @@
 
 #include "account/account_int.h"
 #include "cedar/entities.h"
+#include "core/json.h"
 #include "registry/registry_int.h"
 
 #define MAX_JTIS (MANDATE_TOKEN_HARD_MAX_DEPTH + 2)
@@ -863,9 +864,14 @@ MD_EXPORT char *mandate_agent_result_to_json(const mandate_agent_result *res)
     if (!res)
         return NULL;
     json_t *o = result_json(res, false);
-    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    md_buf b;
+    md_buf_init(&b, MD_REG_MAX_TEXT);
+    if (!o || md_json_dump(o, &b)) {
+        md_buf_release(&b);
+        b.data = NULL;
+    }
     json_decref(o);
-    return s;
+    return b.data; /* malloc'd, NUL-terminated */
 }
 
 MD_EXPORT void mandate_agent_result_free(mandate_agent_result *res)

@@ -15,6 +15,7 @@
 
 #include "cedar/entities.h"
 #include "account/account_int.h"
+#include "core/json.h"
 #include "registry/registry_int.h"
 #include "token/token_int.h"
 
@@ -1162,16 +1163,20 @@ static int registry_append(mandate_registry *r, int type, json_t *body, bool wai
 {
     if (!body)
         return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory writing a ledger entry");
-    char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+    md_buf text;
+    md_buf_init(&text, MD_REG_MAX_TEXT);
+    int rc = md_json_dump(body, &text); /* sorted keys: the ledger's canonical form */
     json_decref(body);
-    if (!text)
-        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory writing a ledger entry");
-    mandate_ledger_entry e = {.type = type, .body = text, .body_len = strlen(text)};
+    if (rc) {
+        md_buf_release(&text);
+        return md_diag_set(d, rc, 0, 0, "writing a ledger entry: %s", mandate_strerror(rc));
+    }
+    mandate_ledger_entry e = {.type = type, .body = text.data, .body_len = text.len};
     mandate_diag ld;
     uint64_t ticket = UINT64_MAX;
-    int rc = wait ? mandate_ledger_append(r->ledger, &e, &ticket, &ld)
-                  : mandate_ledger_submit(r->ledger, &e, &ticket, &ld);
-    free(text);
+    rc = wait ? mandate_ledger_append(r->ledger, &e, &ticket, &ld)
+              : mandate_ledger_submit(r->ledger, &e, &ticket, &ld);
+    md_buf_release(&text);
     if (rc)
         return md_diag_set(d, rc, 0, 0, "cannot append to the ledger: %s", ld.message);
     if (index)

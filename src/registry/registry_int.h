@@ -35,6 +35,8 @@
 #define MD_REG_MAX_DOC (64u << 10) /* bytes of a principal's stored document */
 #define MD_REG_MAX_CONTEXT (1u << 20)
 #define MD_REG_CACHE_MAX (1u << 20) /* entries of the use and usage caches before a flush */
+/* Bytes of an agent result or a registry entry as text (the ledger takes at most 1 MiB). */
+#define MD_REG_MAX_TEXT (4u << 20)
 
 /* One principal as decisions see it; everything lives in the snapshot arena. */
 typedef struct md_reg_principal {

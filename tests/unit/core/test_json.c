@@ -148,13 +148,70 @@ static void test_depth(void **state)
     free(t);
 }
 
+/* md_json_dump gives json_dumps's text with JSON_COMPACT | JSON_SORT_KEYS, except that control
+ * characters other than \n \r \t are written \u00xx (md_buf_json_str), which parses back the same.
+ */
+static void test_dump(void **state)
+{
+    (void)state;
+    const char *texts[] = {
+        "{}",
+        "[]",
+        "{\"b\":1,\"a\":[true,false,null],\"ab\":{\"z\":\"\\\"q\\\\\",\"y\":[]},\"\":-1}",
+        "{\"min\":-9223372036854775808,\"max\":9223372036854775807,\"r\":1.5,\"e\":1e300}",
+        "[\"caf\\u00e9 \\u2603 \\ud83d\\ude00\",\"a/b\",{\"k\\u0000x\":1,\"k\":2}]",
+        "{\"decision\":\"allow\",\"usage\":{\"hour\":1,\"day\":2},\"errors\":[],\"policies\":["
+        "\"p\"]}",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        json_t *j = NULL;
+        md_diag d = {0};
+        assert_int_equal(md_json_parse(texts[i], strlen(texts[i]), &j, &d), 0);
+        char *want = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+        md_buf b;
+        md_buf_init(&b, 1 << 20);
+        assert_int_equal(md_json_dump(j, &b), 0);
+        assert_int_equal(b.len, strlen(want));
+        assert_memory_equal(b.data, want, b.len);
+        free(want);
+        md_buf_release(&b);
+        json_decref(j);
+    }
+    /* Control characters: escaped differently, the same value. */
+    json_t *j = json_pack("{s:s}", "c", "a\b\f\x01z");
+    md_buf b;
+    md_buf_init(&b, 1 << 20);
+    assert_int_equal(md_json_dump(j, &b), 0);
+    assert_string_equal(b.data, "{\"c\":\"a\\u0008\\u000c\\u0001z\"}");
+    json_t *back = json_loads(b.data, 0, NULL);
+    assert_true(json_equal(j, back));
+    json_decref(back);
+    json_decref(j);
+    /* Nesting past the cap, and the buffer's cap. */
+    json_t *deep = json_array();
+    for (int i = 0; i < MD_JSON_MAX_DEPTH + 5; i++) {
+        json_t *outer = json_array();
+        json_array_append_new(outer, deep);
+        deep = outer;
+    }
+    b.len = 0;
+    assert_int_equal(md_json_dump(deep, &b), MANDATE_ETOOBIG);
+    json_decref(deep);
+    md_buf_release(&b);
+    md_buf_init(&b, 4);
+    json_t *big = json_pack("{s:s}", "key", "longer than four bytes");
+    assert_int_equal(md_json_dump(big, &b), MANDATE_ETOOBIG);
+    json_decref(big);
+    md_buf_release(&b);
+    assert_int_equal(md_json_dump(NULL, &b), MANDATE_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain_run),
-        cmocka_unit_test(test_strings),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_plain_run), cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_errors),    cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_dump),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
