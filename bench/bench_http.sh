@@ -74,13 +74,8 @@ function init(args)
   idx = ((tid or 0) * 7919) % #reqs
 end
 function request() idx = idx + 1; if idx > #reqs then idx = 1 end; return reqs[idx] end
-function done(summary, latency, requests)
-  io.write(string.format("RESULT rps=%.1f p50=%.3f p99=%.3f errors=%d non2xx=%d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
-    latency:percentile(99) / 1000, summary.errors.connect + summary.errors.read +
-    summary.errors.write + summary.errors.timeout, summary.errors.status))
-end
 LUA
+bench_lua_result >>"$WORK/bodies.lua"
 
 echo "mandate serve: $THREADS threads, wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, batch $BATCH," \
      "decisions recorded in the ledger (durable before each response)"
@@ -89,11 +84,8 @@ metrics "$WORK/metrics0"
 # The server's CPU time (user, system) and ledger size before and after the runs.
 read -r UTICKS0 STICKS0 < <(cpu_ticks)
 SIZE0=$(ledger_size)
-: >"$WORK/results"
-for r in $(seq 1 "$RUNS"); do
-    KEY=$KEY BODIES=$WORK/bodies.jsonl wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
-        -s "$WORK/bodies.lua" "$URL" | grep '^RESULT' | tee -a "$WORK/results"
-done
+export KEY BODIES=$WORK/bodies.jsonl
+bench_wrk "$WORK/bodies.lua"
 read -r UTICKS1 STICKS1 < <(cpu_ticks)
 ENTRIES=$(ledger_size)
 python3 -c 'import sys; u, s, n, hz = (int(x) for x in sys.argv[1:]); print(

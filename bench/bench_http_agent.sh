@@ -49,23 +49,15 @@ function init(args)
   req = wrk.format("POST", "/v1/authorize", headers, body)
 end
 function request() return req end
-function done(summary, latency, requests)
-  io.write(string.format("RESULT rps=%.1f p50=%.3f p99=%.3f errors=%d non2xx=%d\n",
-    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
-    latency:percentile(99) / 1000, summary.errors.connect + summary.errors.read +
-    summary.errors.write + summary.errors.timeout, summary.errors.status))
-end
 LUA
+bench_lua_result >>"$WORK/body.lua"
 
 echo "mandate serve: $THREADS threads, wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, token requests" \
      "(agent path), decisions recorded in the ledger (durable before each response)"
 read -r U0 S0 < <(cpu_ticks)
 SIZE0=$(ledger_size)
-: >"$WORK/results"
-for r in $(seq 1 "$RUNS"); do
-    KEY=$KEY BODY=$WORK/body.json wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
-        -s "$WORK/body.lua" "$URL" | grep '^RESULT' | tee -a "$WORK/results"
-done
+export KEY BODY=$WORK/body.json
+bench_wrk "$WORK/body.lua"
 read -r U1 S1 < <(cpu_ticks)
 ENTRIES=$(ledger_size)
 python3 - "$WORK/results" "$((U1 - U0))" "$((S1 - S0))" "$((ENTRIES - SIZE0))" "$(getconf CLK_TCK)" <<'PY'

@@ -1,7 +1,8 @@
 # http_common.sh: what bench_http.sh and bench_http_agent.sh share (sourced, not run): wrk and the
 # mandate binary when missing, a scratch directory removed at exit with the server stopped, the
 # server started on a free port, and its CPU ticks and ledger size.
-# Expects ROOT and BIN; sets WORK, then PID and URL (bench_serve).
+# Expects ROOT and BIN (and RUNS, CONNS, DURATION, WRK_THREADS for bench_wrk); sets WORK, then
+# PID and URL (bench_serve).
 
 bench_setup() {
     if ! command -v wrk >/dev/null; then
@@ -40,3 +41,27 @@ bench_serve() {
 # The server's CPU time in clock ticks: "user system".
 cpu_ticks() { sed 's/^.*) //' "/proc/$PID/stat" | awk '{print $12, $13}'; }
 ledger_size() { curl -s "$URL/healthz" | sed 's/.*"ledger_size":\([0-9]*\).*/\1/'; }
+
+# The wrk script's done(): one line "RESULT rps= p50= p99= errors= non2xx=" (ms), appended to the
+# caller's Lua script.
+bench_lua_result() {
+    cat <<'LUA'
+function done(summary, latency, requests)
+  io.write(string.format("RESULT rps=%.1f p50=%.3f p99=%.3f errors=%d non2xx=%d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, summary.errors.connect + summary.errors.read +
+    summary.errors.write + summary.errors.timeout, summary.errors.status))
+end
+LUA
+}
+
+# bench_wrk LUA: RUNS runs of wrk (WRK_THREADS, CONNS, DURATION) with that script against URL;
+# the RESULT lines are printed and appended to $WORK/results. The script's environment (KEY,
+# bodies) comes from the caller's exports.
+bench_wrk() {
+    : >"$WORK/results"
+    for _ in $(seq 1 "$RUNS"); do
+        wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$1" "$URL" |
+            grep '^RESULT' | tee -a "$WORK/results"
+    done
+}
