@@ -790,21 +790,32 @@ static int republish(mandate_registry *r, md_diag *d)
         return rc;
     md_snapshot *old = r->cur;
     r->cur = s;
+    r->stale = false;
+    r->rebuilds++;
     md_snapshot_release(old);
     return 0;
 }
 
-/* Picks up changes committed by other connections (mu held). */
+/* After a change to the principals committed by this handle (mu held): the next acquire
+ * publishes it, before any decision reads the registry. */
+static void mark_stale(mandate_registry *r)
+{
+    r->stale = true;
+}
+
+/* Picks up changes committed by this handle (stale) and by other connections (mu held). A
+ * failed rebuild leaves the snapshot stale, so the next acquire tries again rather than going
+ * on with the old one. */
 static int refresh(mandate_registry *r, md_diag *d)
 {
     uint64_t g = atomic_load(r->gen);
-    if (r->cur && g == r->seen_gen)
+    if (r->cur && g == r->seen_gen && !r->stale)
         return 0;
     r->seen_gen = g;
     bool changed = false;
     int rc = r->st->ops->changed(r->st, &changed, d);
     if (rc || !changed)
-        return rc;
+        return rc ? rc : r->stale || !r->cur ? republish(r, d) : 0;
     uint64_t version = 0, seq = 0;
     if ((rc = r->st->ops->meta_get(r->st, "version", &version, d)) ||
         (rc = r->st->ops->meta_get(r->st, "usage_seq", &seq, d)))
@@ -818,9 +829,9 @@ static int refresh(mandate_registry *r, md_diag *d)
     }
     if (!r->cur || version != r->cur->version) {
         md_reg_map_clear(&r->uses);
-        rc = republish(r, d);
+        r->stale = true;
     }
-    return rc;
+    return r->stale ? republish(r, d) : 0;
 }
 
 int md_registry_acquire(mandate_registry *r, md_snapshot **out, md_diag *d)
@@ -1372,8 +1383,7 @@ txn:
         goto out;
     }
     md_registry_bump(r);
-    if ((rc = republish(r, &d)))
-        goto out;
+    mark_stale(r);
     pthread_mutex_unlock(&r->mu);
     locked = false;
     json_t *body = json_pack("{s:s,s:s,s:s,s:O,s:o}", "op", "add", "uid", uid, "kind",
@@ -1416,7 +1426,7 @@ MD_EXPORT int mandate_registry_set_status(mandate_registry *r, const char *uid, 
     }
     if (!rc) {
         md_registry_bump(r);
-        rc = republish(r, &d);
+        mark_stale(r);
     }
     pthread_mutex_unlock(&r->mu);
     if (rc)
@@ -1450,7 +1460,7 @@ MD_EXPORT int mandate_registry_freeze(mandate_registry *r, bool frozen, const ch
     }
     if (!rc) {
         md_registry_bump(r);
-        rc = republish(r, &d);
+        mark_stale(r);
     }
     pthread_mutex_unlock(&r->mu);
     if (!rc) {
@@ -1927,7 +1937,7 @@ MD_EXPORT int mandate_registry_revoke(mandate_registry *r, const char *what, con
     }
     if (!rc && added) {
         md_registry_bump(r);
-        rc = republish(r, &d);
+        mark_stale(r);
     }
     pthread_mutex_unlock(&r->mu);
     if (!rc && added) {

@@ -120,6 +120,11 @@ struct mandate_registry {
     uint64_t seen_gen;
     uint64_t policy_logged; /* the first 8 bytes of the SHA-256 of the last policy set logged */
     bool read_only;         /* opened read-only: every change is refused (md_registry_writable) */
+    /* cur misses a committed change: the next md_registry_acquire rebuilds it. A change of the
+     * registry's principals marks it instead of rebuilding at once, so a run of changes (a bulk
+     * registration) costs one rebuild rather than one per change (each is O(principals)). */
+    bool stale;
+    uint64_t rebuilds; /* snapshots built (tests) */
 };
 
 /* MANDATE_EDENIED (with a message) when the handle was opened read-only, else 0. */

@@ -884,6 +884,40 @@ static void test_usage_counters_and_strict_forbid(void **state)
     free(t);
 }
 
+/* A run of changes builds one snapshot, at the next read, and that read sees every change. */
+static void test_bulk_changes_one_rebuild(void **state)
+{
+    fx *f = *state;
+    mandate_registry *r = f->r;
+    mandate_diag d;
+    const char *fin[] = {"finance"};
+    uint64_t version = mandate_registry_version(r);
+    uint64_t built = r->rebuilds;
+    char id[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf(id, sizeof id, "bulk-%d", i);
+        add(r, (mandate_principal){
+                   .kind = MANDATE_KIND_HUMAN, .id = id, .member_of = fin, .n_member_of = 1});
+    }
+    assert_int_equal(mandate_registry_set_status(r, "Human::\"bulk-7\"", MANDATE_STATUS_SUSPENDED,
+                                                 "Human::\"admin\"", &d),
+                     0);
+    assert_int_equal(mandate_registry_freeze(r, true, "Human::\"admin\"", &d), 0);
+    assert_int_equal(r->rebuilds, built);    /* nothing built yet */
+    assert_true(mandate_registry_frozen(r)); /* the first read builds, and sees the freeze */
+    assert_int_equal(r->rebuilds, built + 1);
+    assert_int_equal(mandate_registry_version(r), version + 42);
+    char *ents = NULL;
+    assert_int_equal(mandate_registry_entities_json(r, &ents, &d), 0);
+    assert_non_null(strstr(ents, "\"bulk-39\""));
+    assert_non_null(strstr(ents, "\"bulk-0\""));
+    free(ents);
+    assert_int_equal(r->rebuilds, built + 1); /* later reads reuse it */
+    assert_int_equal(mandate_registry_freeze(r, false, "Human::\"admin\"", &d), 0);
+    assert_false(mandate_registry_frozen(r));
+    assert_int_equal(r->rebuilds, built + 2);
+}
+
 static void test_registry_model(void **state)
 {
     fx *f = *state;
@@ -966,6 +1000,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kill_switch_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_counters_and_strict_forbid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_registry_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bulk_changes_one_rebuild, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
