@@ -94,8 +94,42 @@ int md_buf_append(md_buf *b, const void *p, size_t n);
 int md_buf_reserve(md_buf *b, size_t n);
 int md_buf_puts(md_buf *b, const char *s);
 int md_buf_printf(md_buf *b, const char *fmt, ...) MD_PRINTF(2, 3);
-/* Appends s as a JSON string literal with quotes and escapes. */
+/* Appends s as a JSON string literal with quotes and escapes: \" \\ \n \r \t, \u00xx for other
+ * control bytes; every other byte as it is. */
 int md_buf_json_str(md_buf *b, const char *s, size_t n);
+/* Appends v in decimal. */
+int md_buf_i64(md_buf *b, int64_t v);
+
+/* The number of leading bytes of p[0..n) that stand for themselves inside a JSON string: printable
+ * ASCII other than '"' and '\\'. Eight bytes at a time; inline, as scanners call it per string. */
+static inline size_t md_json_plain_run(const char *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w, q, b;
+        memcpy(&w, p + i, 8);
+        q = w ^ ('"' * ones);
+        b = w ^ ('\\' * ones);
+        /* High bits mark bytes >= 0x80, < 0x20, '"' and '\\' (the (x - ones) & ~x tests for a
+         * zero byte); exact up to the first marked byte, where a borrow may start. */
+        uint64_t special =
+            (w | ((w - 0x20 * ones) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (special)
+            return i + (size_t)__builtin_ctzll(special) / 8; /* the first byte is the lowest */
+#else
+        if (special)
+            break;
+#endif
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+            break;
+    }
+    return i;
+}
 
 /* UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF). md_utf8_decode
  * returns the length of the character at s (n bytes available) and stores it in *cp (cp may be

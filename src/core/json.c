@@ -674,7 +674,17 @@ static int dump_object(const json_t *j, md_buf *out, unsigned depth)
          it = json_object_iter_next((json_t *)j, it), i++)
         m[i] = (dump_member){json_object_iter_key(it), json_object_iter_key_len(it),
                              json_object_iter_value(it)};
-    qsort(m, i, sizeof *m, member_cmp);
+    if (i > MD_ARRAY_LEN(local)) {
+        qsort(m, i, sizeof *m, member_cmp);
+    } else { /* insertion sort: cheaper than qsort for a result's or an entry's two dozen keys */
+        for (size_t k = 1; k < i; k++) {
+            dump_member x = m[k];
+            size_t at = k;
+            for (; at > 0 && member_cmp(&m[at - 1], &x) > 0; at--)
+                m[at] = m[at - 1];
+            m[at] = x;
+        }
+    }
     int rc = md_buf_append(out, "{", 1);
     for (size_t k = 0; k < i && !rc; k++) {
         if (k)
@@ -708,7 +718,7 @@ static int dump_value(const json_t *j, md_buf *out, unsigned depth)
         return rc ? rc : md_buf_append(out, "]", 1);
     }
     case JSON_STRING: return md_buf_json_str(out, json_string_value(j), json_string_length(j));
-    case JSON_INTEGER: return md_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+    case JSON_INTEGER: return md_buf_i64(out, (int64_t)json_integer_value(j));
     case JSON_REAL: { /* rare: jansson's own number format */
         char *t = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
         int rc = t ? md_buf_puts(out, t) : MANDATE_ENOMEM;

@@ -1,8 +1,8 @@
 /*
  * json.h: JSON text to values: into an arena (md_json_parse_arena, a md_jv tree made without one
  * malloc per value) or to jansson (md_json_parse, through the arena form); jansson values to
- * sorted compact text (md_json_dump); and the byte classification that JSON scanners share
- * (md_json_plain_run).
+ * sorted compact text (md_json_dump). The byte classification JSON scanners share
+ * (md_json_plain_run) is in core.h.
  *
  * The parser is strict RFC 8259 with the caps every input needs: nesting (MD_JSON_MAX_DEPTH, or a
  * smaller cap given by the caller) and text size (MD_JSON_MAX_TEXT). Duplicate keys are errors
@@ -80,36 +80,5 @@ int md_json_parse(const char *text, size_t len, json_t **out, md_diag *d);
 /* md_json_parse with nesting capped at max_depth levels (at most MD_JSON_MAX_DEPTH): a compound
  * value opened deeper fails with MANDATE_ETOOBIG. */
 int md_json_parse_depth(const char *text, size_t len, unsigned max_depth, json_t **out, md_diag *d);
-
-/* The number of leading bytes of p[0..n) that stand for themselves inside a JSON string: printable
- * ASCII other than '"' and '\\'. Eight bytes at a time; inline, as scanners call it per string. */
-static inline size_t md_json_plain_run(const char *p, size_t n)
-{
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w, q, b;
-        memcpy(&w, p + i, 8);
-        q = w ^ ('"' * ones);
-        b = w ^ ('\\' * ones);
-        /* High bits mark bytes >= 0x80, < 0x20, '"' and '\\' (the (x - ones) & ~x tests for a
-         * zero byte); exact up to the first marked byte, where a borrow may start. */
-        uint64_t special =
-            (w | ((w - 0x20 * ones) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        if (special)
-            return i + (size_t)__builtin_ctzll(special) / 8; /* the first byte is the lowest */
-#else
-        if (special)
-            break;
-#endif
-    }
-    for (; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
-            break;
-    }
-    return i;
-}
 
 #endif

@@ -126,16 +126,25 @@ int md_buf_printf(md_buf *b, const char *fmt, ...)
 
 int md_buf_json_str(md_buf *b, const char *s, size_t n)
 {
-    int rc = md_buf_append(b, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    /* Room for the common case (nothing to escape) at once; escapes grow it as they come. */
+    int rc = md_buf_reserve(b, n + 2);
+    if (rc)
+        return rc;
+    b->data[b->len++] = '"';
+    b->data[b->len] = '\0';
+    size_t run = 0, i = 0;
+    while (rc == 0) {
+        i += md_json_plain_run(s + i, n - i);
+        while (i < n && (unsigned char)s[i] >= 0x80) /* UTF-8 passes through */
+            i++;
+        if (i == n)
+            break;
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        rc = md_buf_append(b, s + run, i - run);
-        run = i + 1;
-        if (rc)
+            continue; /* plain again after the UTF-8 bytes */
+        if ((rc = md_buf_append(b, s + run, i - run)) != 0)
             break;
+        run = ++i;
         switch (c) {
         case '"': rc = md_buf_append(b, "\\\"", 2); break;
         case '\\': rc = md_buf_append(b, "\\\\", 2); break;
@@ -150,6 +159,19 @@ int md_buf_json_str(md_buf *b, const char *s, size_t n)
     if (rc == 0)
         rc = md_buf_append(b, "\"", 1);
     return rc;
+}
+
+int md_buf_i64(md_buf *b, int64_t v)
+{
+    char t[24], *p = t + sizeof t;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return md_buf_append(b, p, (size_t)(t + sizeof t - p));
 }
 
 int md_diag_set(md_diag *d, int code, uint32_t line, uint32_t col, const char *fmt, ...)

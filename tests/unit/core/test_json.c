@@ -162,6 +162,16 @@ static void test_dump(void **state)
         "[\"caf\\u00e9 \\u2603 \\ud83d\\ude00\",\"a/b\",{\"k\\u0000x\":1,\"k\":2}]",
         "{\"decision\":\"allow\",\"usage\":{\"hour\":1,\"day\":2},\"errors\":[],\"policies\":["
         "\"p\"]}",
+        /* Long strings: escapes and UTF-8 before, at and after eight-byte boundaries. */
+        "[\"abcdefgh\\\"ijklmnop\\\\q\",\"0123456\u00e9789abcdef\\n\","
+        "\"\u2603\u2603\u2603xyzxyzxyz\\t\","
+        "\"plain text that runs on for more than thirty-two bytes\",\"x\\r\"]",
+        /* Objects of 20 and 16 members, in no order. */
+        "{\"q\":1,\"b\":2,\"zz\":3,\"a\":4,\"m\":5,\"c\":6,\"y\":7,\"d\":8,\"x\":9,\"e\":10,"
+        "\"w\":11,\"f\":12,\"v\":13,\"g\":14,\"u\":15,\"h\":16,\"t\":17,\"aa\":18,\"s\":19,\"ab\":"
+        "20}",
+        "{\"q\":1,\"b\":2,\"zz\":3,\"a\":4,\"m\":5,\"c\":6,\"y\":7,\"d\":8,\"x\":9,\"e\":10,"
+        "\"w\":11,\"f\":12,\"v\":13,\"g\":14,\"u\":15,\"ba\":-16}",
     };
     for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
         json_t *j = NULL;
@@ -177,6 +187,21 @@ static void test_dump(void **state)
         md_buf_release(&b);
         json_decref(j);
     }
+    /* An object too large for the insertion sort: keys added in reverse order. */
+    json_t *wide = json_object();
+    for (int i = 60; i > 0; i--) {
+        char k[16];
+        snprintf(k, sizeof k, "k%d", i * 7 % 61);
+        json_object_set_new(wide, k, json_integer(i));
+    }
+    char *wide_want = json_dumps(wide, JSON_COMPACT | JSON_SORT_KEYS);
+    md_buf bb;
+    md_buf_init(&bb, 1 << 20);
+    assert_int_equal(md_json_dump(wide, &bb), 0);
+    assert_string_equal(bb.data, wide_want);
+    free(wide_want);
+    md_buf_release(&bb);
+    json_decref(wide);
     /* Control characters: escaped differently, the same value. */
     json_t *j = json_pack("{s:s}", "c", "a\b\f\x01z");
     md_buf b;
