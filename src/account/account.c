@@ -458,35 +458,39 @@ int md_account_gate(mandate_account *acc, const md_account_req *r, md_arena *a,
     return 0;
 }
 
-int md_account_verdict_json(const md_account_verdict *v, json_t *body)
+void md_account_verdict_write(const md_account_verdict *v, md_jobj *o)
 {
-    if (!v || !body)
-        return MANDATE_EINVAL;
-    int rc = 0;
     if (v->outcome != MD_ACCOUNT_ALLOW)
-        rc |=
-            json_object_set_new(body, "decision", json_string(md_account_outcome_name(v->outcome)));
-    if (v->outcome == MD_ACCOUNT_DENY && v->reason && *v->reason)
-        rc |= json_object_set_new(body, "account_reason", json_string(v->reason));
-    rc |= json_object_set_new(body, "mode", jstr(v->mode));
-    rc |= json_object_set_new(body, "accountable", jstr(v->accountable));
-    rc |= json_object_set_new(body, "impact", jstrs(v->impacts, v->n_impacts));
+        md_jobj_str(o, "decision", md_account_outcome_name(v->outcome));
+    md_jobj_str(o, "mode", v->mode);
+    md_jobj_str(o, "accountable", v->accountable);
+    md_jobj_strs(o, "impact", v->impacts, v->n_impacts);
     if (v->digest)
-        rc |= json_object_set_new(body, "request_digest", json_string(v->digest));
-    if (v->approval_id) {
-        json_t *ap = json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:I}", "id", v->approval_id, "status",
-                               v->outcome == MD_ACCOUNT_ALLOW ? "used" : "required", "approver",
-                               jstr(v->approver), "mode", jstr(v->approval_mode), "approvers",
-                               jstr(v->approvers), "dwell_ms",
-                               v->dwell_ms >= 0 ? json_integer(v->dwell_ms) : json_null(),
-                               "expires_ms", (json_int_t)v->expires_ms);
-        if (ap && v->outcome == MD_ACCOUNT_ALLOW)
-            json_object_set_new(ap, "mode", jstr(v->mode));
-        if (ap && v->outcome == MD_ACCOUNT_ALLOW)
-            json_object_set_new(ap, "required", jstr(v->approval_mode));
-        rc |= json_object_set_new(body, "approval", ap ? ap : json_null());
-    }
-    return rc ? MANDATE_ENOMEM : 0;
+        md_jobj_str(o, "request_digest", v->digest);
+    if (!v->approval_id)
+        return;
+    bool used = v->outcome == MD_ACCOUNT_ALLOW;
+    md_jobj ap;
+    md_jobj_init(&ap);
+    md_jobj_str(&ap, "id", v->approval_id);
+    md_jobj_str(&ap, "status", used ? "used" : "required");
+    md_jobj_str(&ap, "approver", v->approver);
+    md_jobj_str(&ap, "mode", used ? v->mode : v->approval_mode);
+    md_jobj_str(&ap, "approvers", v->approvers);
+    if (v->dwell_ms >= 0)
+        md_jobj_int(&ap, "dwell_ms", v->dwell_ms);
+    else
+        md_jobj_str(&ap, "dwell_ms", NULL);
+    md_jobj_int(&ap, "expires_ms", v->expires_ms);
+    if (used)
+        md_jobj_str(&ap, "required", v->approval_mode);
+    md_buf b;
+    md_buf_init(&b, MD_JSON_MAX_TEXT);
+    int rc = md_jobj_finish(&ap, &b);
+    if (rc && !o->rc)
+        o->rc = rc;
+    md_jobj_raw(o, "approval", b.data, b.len);
+    md_buf_release(&b);
 }
 
 int md_account_decided(mandate_account *acc, const md_account_verdict *v, uint64_t ledger_index,

@@ -25,6 +25,7 @@
 
 #include "cedar/cedar_int.h"
 #include "core/core.h"
+#include "core/json.h"
 #include "mandate/account.h"
 #include "store/account_store.h"
 
@@ -112,10 +113,10 @@ int md_account_gate(mandate_account *acc, const md_account_req *r, md_arena *a,
                     md_account_verdict *v, md_diag *d);
 /* "allow", "deny" or "approval_required". */
 const char *md_account_outcome_name(int outcome);
-/* Adds the verdict's fields to a decision entry body: "decision" (when outcome is not allow),
- * "mode", "accountable", "impact", "request_digest", "approval" {id, status, approver, mode,
- * dwell_ms, expires_ms, approvers}. */
-int md_account_verdict_json(const md_account_verdict *v, json_t *body);
+/* Adds the verdict's fields to a decision's result or entry: "decision" (when outcome is not
+ * allow), "mode", "accountable", "impact", "request_digest", "approval" {id, status, approver,
+ * mode, approvers, dwell_ms, expires_ms, and "required" once used}. */
+void md_account_verdict_write(const md_account_verdict *v, md_jobj *o);
 /* After the decision entry was appended at ledger_index: binds the approval to it. */
 int md_account_decided(mandate_account *acc, const md_account_verdict *v, uint64_t ledger_index,
                        md_diag *d);

@@ -736,3 +736,120 @@ int md_json_dump(const json_t *j, md_buf *out)
 {
     return j && out ? dump_value(j, out, 0) : MANDATE_EINVAL;
 }
+
+/* ---- objects written sorted, without a tree ---- */
+
+void md_jobj_init(md_jobj *o)
+{
+    md_buf_init(&o->vals, MD_JSON_MAX_TEXT);
+    o->n = 0;
+    o->rc = 0;
+}
+
+void md_jobj_release(md_jobj *o)
+{
+    md_buf_release(&o->vals);
+    o->n = 0;
+}
+
+static int jobj_find(const md_jobj *o, const char *key, size_t len)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (o->m[i].key_len == len && !memcmp(o->m[i].key, key, len))
+            return (int)i;
+    return -1;
+}
+
+bool md_jobj_has(const md_jobj *o, const char *key)
+{
+    return jobj_find(o, key, strlen(key)) >= 0;
+}
+
+/* Names the value rendered at vals[at, vals.len) key. */
+static void jobj_put(md_jobj *o, const char *key, size_t at, int rc)
+{
+    if (rc && !o->rc)
+        o->rc = rc;
+    if (o->rc)
+        return;
+    size_t len = strlen(key);
+    int i = jobj_find(o, key, len);
+    if (i < 0) {
+        if (o->n == MD_JOBJ_MAX) {
+            o->rc = MANDATE_ETOOBIG;
+            return;
+        }
+        i = (int)o->n++;
+    }
+    o->m[i].key = key;
+    o->m[i].key_len = len;
+    o->m[i].at = at;
+    o->m[i].len = o->vals.len - at;
+}
+
+void md_jobj_str(md_jobj *o, const char *key, const char *s)
+{
+    size_t at = o->vals.len;
+    jobj_put(o, key, at,
+             s ? md_buf_json_str(&o->vals, s, strlen(s)) : md_buf_append(&o->vals, "null", 4));
+}
+
+void md_jobj_int(md_jobj *o, const char *key, int64_t v)
+{
+    size_t at = o->vals.len;
+    jobj_put(o, key, at, md_buf_i64(&o->vals, v));
+}
+
+void md_jobj_strs(md_jobj *o, const char *key, const char *const *v, size_t n)
+{
+    size_t at = o->vals.len;
+    int rc = md_buf_append(&o->vals, "[", 1);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (i)
+            rc = md_buf_append(&o->vals, ",", 1);
+        if (!rc)
+            rc = md_buf_json_str(&o->vals, v[i], strlen(v[i]));
+    }
+    jobj_put(o, key, at, rc ? rc : md_buf_append(&o->vals, "]", 1));
+}
+
+void md_jobj_raw(md_jobj *o, const char *key, const char *json, size_t len)
+{
+    size_t at = o->vals.len;
+    jobj_put(o, key, at, md_buf_append(&o->vals, json, len));
+}
+
+int md_jobj_finish(md_jobj *o, md_buf *out)
+{
+    int rc = o->rc;
+    size_t order[MD_JOBJ_MAX];
+    for (size_t k = 0; k < o->n; k++) { /* insertion sort of the member indices by key */
+        size_t at = k;
+        for (; at > 0; at--) {
+            const size_t p = order[at - 1];
+            size_t l = o->m[p].key_len < o->m[k].key_len ? o->m[p].key_len : o->m[k].key_len;
+            int c = memcmp(o->m[p].key, o->m[k].key, l);
+            if (c < 0 || (c == 0 && o->m[p].key_len <= o->m[k].key_len))
+                break;
+            order[at] = p;
+        }
+        order[at] = k;
+    }
+    if (!rc)
+        rc = md_buf_append(out, "{", 1);
+    for (size_t k = 0; k < o->n && !rc; k++) {
+        size_t i = order[k];
+        if (k)
+            rc = md_buf_append(out, ",", 1);
+        if (!rc)
+            rc = md_buf_json_str(out, o->m[i].key, o->m[i].key_len);
+        if (!rc)
+            rc = md_buf_append(out, ":", 1);
+        if (!rc)
+            rc = md_buf_append(out, o->vals.data + o->m[i].at, o->m[i].len);
+    }
+    if (!rc)
+        rc = md_buf_append(out, "}", 1);
+    md_jobj_release(o);
+    return rc;
+}

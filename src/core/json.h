@@ -1,8 +1,8 @@
 /*
  * json.h: JSON text to values: into an arena (md_json_parse_arena, a md_jv tree made without one
  * malloc per value) or to jansson (md_json_parse, through the arena form); jansson values to
- * sorted compact text (md_json_dump). The byte classification JSON scanners share
- * (md_json_plain_run) is in core.h.
+ * sorted compact text (md_json_dump); objects written sorted without a tree (md_jobj). The byte
+ * classification JSON scanners share (md_json_plain_run) is in core.h.
  *
  * The parser is strict RFC 8259 with the caps every input needs: nesting (MD_JSON_MAX_DEPTH, or a
  * smaller cap given by the caller) and text size (MD_JSON_MAX_TEXT). Duplicate keys are errors
@@ -68,6 +68,32 @@ int md_jv_from_json(md_arena *a, const json_t *j, const md_jv **out, md_diag *d)
  * cycles through a hash table. Nesting past MD_JSON_MAX_DEPTH fails with MANDATE_ETOOBIG; on an
  * error out may hold part of the text. */
 int md_json_dump(const json_t *j, md_buf *out);
+
+/* A JSON object written with its members sorted by key, as md_json_dump writes one, without
+ * building a tree: each value is rendered when it is set, and md_jobj_finish sorts the members
+ * and writes the object. Setting a key again replaces its value. Keys are borrowed until
+ * md_jobj_finish (string literals, usually). Errors are sticky: the first one (MANDATE_ETOOBIG
+ * past MD_JOBJ_MAX members) is what md_jobj_finish returns. */
+#define MD_JOBJ_MAX 48
+typedef struct md_jobj {
+    md_buf vals; /* the rendered values, one after another */
+    size_t n;
+    int rc;
+    struct {
+        const char *key;
+        size_t key_len, at, len; /* the value is vals.data[at, at + len) */
+    } m[MD_JOBJ_MAX];
+} md_jobj;
+void md_jobj_init(md_jobj *o);
+void md_jobj_release(md_jobj *o);
+void md_jobj_str(md_jobj *o, const char *key, const char *s); /* s NULL: null */
+void md_jobj_int(md_jobj *o, const char *key, int64_t v);
+void md_jobj_strs(md_jobj *o, const char *key, const char *const *v, size_t n); /* an array */
+/* A value the caller wrote itself, in md_json_dump's form (a nested md_jobj, say). */
+void md_jobj_raw(md_jobj *o, const char *key, const char *json, size_t len);
+bool md_jobj_has(const md_jobj *o, const char *key);
+/* Appends the object to out and releases o's memory (md_jobj_release is then a no-op). */
+int md_jobj_finish(md_jobj *o, md_buf *out);
 
 /* Parses JSON text into jansson values, as json_loadb with JSON_REJECT_DUPLICATES and
  * JSON_ALLOW_NUL would, but also accepts NUL bytes in object keys, which Cedar ids and record keys

@@ -14,6 +14,7 @@
  * approval id, or the retry that consumes it), the mode and the accountable human. The first deny
  * wins. On the agent path an erroring forbid denies. Any failure denies.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -636,34 +637,32 @@ int md_agent_decide(mandate_registry *r, const mandate_agent_request *req,
     return 0;
 }
 
-static json_t *jstr(const char *s)
+/* The result as JSON text with sorted keys, appended to out: its ledger entry's body
+ * (for_ledger: with "time" and "kind") or the caller's answer (with "approval" and
+ * "ledger_index"). Written without a tree: this runs twice for every agent decision. */
+static int result_text(const mandate_agent_result *res, bool for_ledger, md_buf *out)
 {
-    return s ? json_string(s) : json_null();
-}
-
-static json_t *strs(const char *const *v, size_t n)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < n; i++)
-        json_array_append_new(a, json_string(v[i]));
-    return a;
-}
-
-static json_t *result_json(const mandate_agent_result *res, bool for_ledger)
-{
-    json_t *o = json_pack(
-        "{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:I,s:I},s:o,s:o}", "decision",
-        mandate_agent_result_decision(res), "check", mandate_check_name(res->check), "reason",
-        res->reason ? res->reason : "", "token_reason",
-        res->token_reason ? json_string(mandate_token_reason_name(res->token_reason)) : json_null(),
-        "principal", jstr(res->principal), "action", jstr(res->action), "resource",
-        jstr(res->resource), "delegator", jstr(res->delegator), "delegation", jstr(res->jti),
-        "workflow", jstr(res->workflow), "task", jstr(res->task), "registry_version",
-        json_integer((json_int_t)res->version), "usage", "hour", (json_int_t)res->usage_hour, "day",
-        (json_int_t)res->usage_day, "policies", strs(res->policies, res->n_policies), "errors",
-        strs(res->errors, res->n_errors));
-    if (!o)
-        return NULL;
+    md_jobj o;
+    md_jobj_init(&o);
+    md_jobj_str(&o, "decision", mandate_agent_result_decision(res));
+    md_jobj_str(&o, "check", mandate_check_name(res->check));
+    md_jobj_str(&o, "reason", res->reason ? res->reason : "");
+    md_jobj_str(&o, "token_reason",
+                res->token_reason ? mandate_token_reason_name(res->token_reason) : NULL);
+    md_jobj_str(&o, "principal", res->principal);
+    md_jobj_str(&o, "action", res->action);
+    md_jobj_str(&o, "resource", res->resource);
+    md_jobj_str(&o, "delegator", res->delegator);
+    md_jobj_str(&o, "delegation", res->jti);
+    md_jobj_str(&o, "workflow", res->workflow);
+    md_jobj_str(&o, "task", res->task);
+    md_jobj_int(&o, "registry_version", (int64_t)res->version);
+    char usage[64];
+    int n = snprintf(usage, sizeof usage, "{\"day\":%" PRId64 ",\"hour\":%" PRId64 "}",
+                     (int64_t)res->usage_day, (int64_t)res->usage_hour);
+    md_jobj_raw(&o, "usage", usage, (size_t)n);
+    md_jobj_strs(&o, "policies", res->policies, res->n_policies);
+    md_jobj_strs(&o, "errors", res->errors, res->n_errors);
     if (res->has_digest) {
         char hex[65];
         static const char xd[] = "0123456789abcdef";
@@ -672,27 +671,26 @@ static json_t *result_json(const mandate_agent_result *res, bool for_ledger)
             hex[2 * i + 1] = xd[res->digest[i] & 15];
         }
         hex[64] = 0;
-        json_object_set_new(o, "token_digest", json_string(hex));
+        md_jobj_str(&o, "token_digest", hex);
     }
     if (res->gated) {
-        md_account_verdict_json(&res->verdict, o);
-        json_object_del(o, "account_reason");
+        md_account_verdict_write(&res->verdict, &o);
     } else {
-        json_object_set_new(o, "mode", json_null());
-        json_object_set_new(o, "accountable", json_null());
+        md_jobj_str(&o, "mode", NULL);
+        md_jobj_str(&o, "accountable", NULL);
     }
-    if (!for_ledger && !json_object_get(o, "approval"))
-        json_object_set_new(o, "approval", json_null());
     if (for_ledger) {
-        json_object_set_new(o, "time", json_integer(res->now));
-        json_object_set_new(o, "kind", json_string("agent"));
+        md_jobj_int(&o, "time", res->now);
+        md_jobj_str(&o, "kind", "agent");
     } else {
-        json_object_set_new(o, "ledger_index",
-                            res->ledger_index == UINT64_MAX
-                                ? json_null()
-                                : json_integer((json_int_t)res->ledger_index));
+        if (!md_jobj_has(&o, "approval"))
+            md_jobj_str(&o, "approval", NULL);
+        if (res->ledger_index == UINT64_MAX)
+            md_jobj_str(&o, "ledger_index", NULL);
+        else
+            md_jobj_int(&o, "ledger_index", (int64_t)res->ledger_index);
     }
-    return o;
+    return md_jobj_finish(&o, out);
 }
 
 /* A deny after the gate allowed (the use could not be counted or recorded): the entry and the
@@ -718,12 +716,18 @@ int md_agent_record(mandate_registry *r, mandate_agent_result *res, bool wait)
     }
     ungate(res);
     uint64_t index = UINT64_MAX;
-    json_t *body = result_json(res, true);
+    md_buf body;
+    md_buf_init(&body, MD_REG_MAX_TEXT);
     /* An approval requested or used is bound to the durable entry (md_account_decided). */
     bool bind = res->gated && r->account && res->verdict.approval_id &&
                 res->verdict.outcome != MD_ACCOUNT_DENY;
-    rc = wait || bind ? md_registry_log(r, MANDATE_ENTRY_DECISION, body, &index, &d)
-                      : md_registry_submit(r, MANDATE_ENTRY_DECISION, body, &index, &d);
+    rc = result_text(res, true, &body);
+    if (rc)
+        md_diag_set(&d, rc, 0, 0, "writing the entry: %s", mandate_strerror(rc));
+    else
+        rc = md_registry_append_text(r, MANDATE_ENTRY_DECISION, body.data, body.len, wait || bind,
+                                     &index, &d);
+    md_buf_release(&body);
     if (rc) {
         res->error = rc;
         deny(res, MANDATE_CHECK_LEDGER, "the decision could not be recorded (fail closed): %s",
@@ -863,14 +867,12 @@ MD_EXPORT char *mandate_agent_result_to_json(const mandate_agent_result *res)
 {
     if (!res)
         return NULL;
-    json_t *o = result_json(res, false);
     md_buf b;
     md_buf_init(&b, MD_REG_MAX_TEXT);
-    if (!o || md_json_dump(o, &b)) {
+    if (result_text(res, false, &b)) {
         md_buf_release(&b);
         b.data = NULL;
     }
-    json_decref(o);
     return b.data; /* malloc'd, NUL-terminated */
 }
 

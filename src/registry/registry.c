@@ -1169,25 +1169,14 @@ MD_EXPORT void mandate_registry_close(mandate_registry *r)
 /* ---- ledger ---- */
 
 /* Appends (wait) or submits one entry; *index gets its index (its ticket when not waited for). */
-static int registry_append(mandate_registry *r, int type, json_t *body, bool wait, uint64_t *index,
-                           md_diag *d)
+int md_registry_append_text(mandate_registry *r, int type, const char *body, size_t len, bool wait,
+                            uint64_t *index, md_diag *d)
 {
-    if (!body)
-        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory writing a ledger entry");
-    md_buf text;
-    md_buf_init(&text, MD_REG_MAX_TEXT);
-    int rc = md_json_dump(body, &text); /* sorted keys: the ledger's canonical form */
-    json_decref(body);
-    if (rc) {
-        md_buf_release(&text);
-        return md_diag_set(d, rc, 0, 0, "writing a ledger entry: %s", mandate_strerror(rc));
-    }
-    mandate_ledger_entry e = {.type = type, .body = text.data, .body_len = text.len};
+    mandate_ledger_entry e = {.type = type, .body = body, .body_len = len};
     mandate_diag ld;
     uint64_t ticket = UINT64_MAX;
-    rc = wait ? mandate_ledger_append(r->ledger, &e, &ticket, &ld)
-              : mandate_ledger_submit(r->ledger, &e, &ticket, &ld);
-    md_buf_release(&text);
+    int rc = wait ? mandate_ledger_append(r->ledger, &e, &ticket, &ld)
+                  : mandate_ledger_submit(r->ledger, &e, &ticket, &ld);
     if (rc)
         return md_diag_set(d, rc, 0, 0, "cannot append to the ledger: %s", ld.message);
     if (index)
@@ -1197,12 +1186,18 @@ static int registry_append(mandate_registry *r, int type, json_t *body, bool wai
 
 int md_registry_log(mandate_registry *r, int type, json_t *body, uint64_t *index, md_diag *d)
 {
-    return registry_append(r, type, body, true, index, d);
-}
-
-int md_registry_submit(mandate_registry *r, int type, json_t *body, uint64_t *ticket, md_diag *d)
-{
-    return registry_append(r, type, body, false, ticket, d);
+    if (!body)
+        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory writing a ledger entry");
+    md_buf text;
+    md_buf_init(&text, MD_REG_MAX_TEXT);
+    int rc = md_json_dump(body, &text); /* sorted keys: the ledger's canonical form */
+    json_decref(body);
+    if (rc)
+        rc = md_diag_set(d, rc, 0, 0, "writing a ledger entry: %s", mandate_strerror(rc));
+    else
+        rc = md_registry_append_text(r, type, text.data, text.len, true, index, d);
+    md_buf_release(&text);
+    return rc;
 }
 
 static json_t *jstr(const char *s)

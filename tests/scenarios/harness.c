@@ -392,20 +392,34 @@ int hz_decide(hz *h, const hz_req *r, hz_result *out)
         if ((rc = md_account_gate(h->acc, &ar, a, &v, &d)))
             goto out;
     }
-    json_t *pols = json_array();
-    for (size_t i = 0; allow && i < ra.n_reasons; i++) {
+    const char **pols = md_arena_array(a, ra.n_reasons + 1, sizeof *pols);
+    size_t n_pols = 0;
+    for (size_t i = 0; pols && allow && i < ra.n_reasons; i++) {
         md_str n = md_policy_name(ra.reasons[i]);
-        json_array_append_new(pols, json_stringn(n.ptr, n.len));
+        if ((pols[n_pols] = md_arena_strndup(a, n.ptr, n.len)))
+            n_pols++;
     }
-    json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:s}", "decision",
-                             v.outcome == MD_ACCOUNT_ALLOW ? "allow" : "deny", "principal",
-                             r->principal, "action", r->action, "resource", r->resource,
-                             "delegator", r->delegator ? json_string(r->delegator) : json_null(),
-                             "delegation", jti ? json_string(jti) : json_null(), "workflow",
-                             workflow ? json_string(workflow) : json_null(), "owner",
-                             owner ? json_string(owner) : json_null(), "policies", pols, "reason",
-                             v.reason ? v.reason : "");
-    md_account_verdict_json(&v, body);
+    md_jobj o;
+    md_jobj_init(&o);
+    md_jobj_str(&o, "decision", v.outcome == MD_ACCOUNT_ALLOW ? "allow" : "deny");
+    md_jobj_str(&o, "principal", r->principal);
+    md_jobj_str(&o, "action", r->action);
+    md_jobj_str(&o, "resource", r->resource);
+    md_jobj_str(&o, "delegator", r->delegator);
+    md_jobj_str(&o, "delegation", jti);
+    md_jobj_str(&o, "workflow", workflow);
+    md_jobj_str(&o, "owner", owner);
+    md_jobj_strs(&o, "policies", pols, n_pols);
+    md_jobj_str(&o, "reason", v.reason ? v.reason : "");
+    md_account_verdict_write(&v, &o);
+    md_buf text;
+    md_buf_init(&text, 1 << 20);
+    json_t *body = NULL;
+    if ((rc = md_jobj_finish(&o, &text)) == 0)
+        rc = md_json_parse(text.data, text.len, &body, &d);
+    md_buf_release(&text);
+    if (rc)
+        goto out;
     if ((rc = md_account_log(h->acc, MANDATE_ENTRY_DECISION, body, r->now_ms, &out->index, &d)))
         goto out;
     if ((rc = md_account_decided(h->acc, &v, out->index, &d)))

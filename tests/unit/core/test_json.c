@@ -151,6 +151,57 @@ static void test_depth(void **state)
 /* md_json_dump gives json_dumps's text with JSON_COMPACT | JSON_SORT_KEYS, except that control
  * characters other than \n \r \t are written \u00xx (md_buf_json_str), which parses back the same.
  */
+/* md_jobj: the same text as md_json_dump of the equivalent jansson object. */
+static void test_jobj(void **state)
+{
+    (void)state;
+    md_jobj in;
+    md_jobj_init(&in);
+    md_jobj_int(&in, "b", -2);
+    md_jobj_str(&in, "a", "x");
+    md_buf nested;
+    md_buf_init(&nested, 1 << 10);
+    assert_int_equal(md_jobj_finish(&in, &nested), 0);
+    md_jobj o;
+    md_jobj_init(&o);
+    md_jobj_str(&o, "zeta", "caf\xc3\xa9 \"q\" \\ tab\t");
+    md_jobj_str(&o, "decision", "allow");
+    md_jobj_str(&o, "nothing", NULL);
+    md_jobj_int(&o, "min", INT64_MIN);
+    const char *v[] = {"p1", "p\n2"};
+    md_jobj_strs(&o, "policies", v, 2);
+    md_jobj_strs(&o, "errors", NULL, 0);
+    md_jobj_raw(&o, "inner", nested.data, nested.len);
+    md_jobj_str(&o, "decision", "deny"); /* replaces */
+    md_jobj_str(&o, "decisio", "prefix sorts first");
+    assert_true(md_jobj_has(&o, "inner"));
+    assert_false(md_jobj_has(&o, "inne"));
+    md_buf got;
+    md_buf_init(&got, 1 << 20);
+    assert_int_equal(md_jobj_finish(&o, &got), 0);
+    json_t *want = json_pack("{s:s,s:s,s:n,s:I,s:[s,s],s:[],s:{s:I,s:s},s:s}", "zeta",
+                             "caf\xc3\xa9 \"q\" \\ tab\t", "decision", "deny", "nothing", "min",
+                             (json_int_t)INT64_MIN, "policies", "p1", "p\n2", "errors", "inner",
+                             "b", (json_int_t)-2, "a", "x", "decisio", "prefix sorts first");
+    assert_non_null(want);
+    char *text = json_dumps(want, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(got.data, text);
+    free(text);
+    json_decref(want);
+    md_buf_release(&got);
+    md_buf_release(&nested);
+    /* Past MD_JOBJ_MAX members: the error is kept and returned. */
+    md_jobj_init(&o);
+    char names[MD_JOBJ_MAX + 1][8];
+    for (int i = 0; i <= MD_JOBJ_MAX; i++) {
+        snprintf(names[i], sizeof names[i], "k%d", i);
+        md_jobj_int(&o, names[i], i);
+    }
+    md_buf_init(&got, 1 << 20);
+    assert_int_equal(md_jobj_finish(&o, &got), MANDATE_ETOOBIG);
+    md_buf_release(&got);
+}
+
 static void test_dump(void **state)
 {
     (void)state;
@@ -236,7 +287,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_run), cmocka_unit_test(test_strings),
         cmocka_unit_test(test_errors),    cmocka_unit_test(test_depth),
-        cmocka_unit_test(test_dump),
+        cmocka_unit_test(test_dump),      cmocka_unit_test(test_jobj),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
