@@ -382,33 +382,51 @@ typedef struct loader {
     size_t cap;
     md_diag *d;
     int rc;
+    md_arena *tmp; /* one stored document's parse, reset per principal */
 } loader;
 
-static int json_strs(md_arena *a, json_t *doc, const char *key, const char ***out, size_t *n)
+/* The string member key of a stored document, copied into a; NULL (and *rc 0) when absent or
+ * null. A member of another type, or a string holding a NUL byte, is a corrupt document. */
+static const char *doc_str(md_arena *a, const md_jv *doc, const char *key, int *rc)
 {
-    json_t *arr = json_object_get(doc, key);
-    *n = 0;
-    *out = NULL;
-    if (!json_is_array(arr) || json_array_size(arr) == 0)
-        return 0;
-    size_t k = json_array_size(arr);
-    const char **v = md_arena_array(a, k, sizeof *v);
-    if (!v)
-        return MANDATE_ENOMEM;
-    for (size_t i = 0; i < k; i++) {
-        const char *s = json_string_value(json_array_get(arr, i));
-        if (!s || !(v[i] = md_arena_strndup(a, s, strlen(s))))
-            return s ? MANDATE_ENOMEM : MANDATE_ECORRUPT;
+    const md_jv *v = md_jv_get(doc, key);
+    if (!v || v->kind == MD_JV_NULL || *rc)
+        return NULL;
+    if (v->kind != MD_JV_STRING || memchr(v->u.s.ptr, 0, v->u.s.len)) {
+        *rc = MANDATE_ECORRUPT;
+        return NULL;
     }
-    *out = v;
-    *n = k;
-    return 0;
+    const char *out = md_arena_strndup(a, v->u.s.ptr, v->u.s.len);
+    if (!out)
+        *rc = MANDATE_ENOMEM;
+    return out;
 }
 
-static const char *json_str(md_arena *a, json_t *doc, const char *key)
+/* The array of strings member key (absent: none). */
+static int doc_strs(md_arena *a, const md_jv *doc, const char *key, const char ***out, size_t *n)
 {
-    const char *s = json_string_value(json_object_get(doc, key));
-    return s ? md_arena_strndup(a, s, strlen(s)) : NULL;
+    const md_jv *arr = md_jv_get(doc, key);
+    *n = 0;
+    *out = NULL;
+    if (!arr || arr->kind == MD_JV_NULL)
+        return 0;
+    if (arr->kind != MD_JV_ARRAY)
+        return MANDATE_ECORRUPT;
+    if (arr->n == 0)
+        return 0;
+    const char **v = md_arena_array(a, arr->n, sizeof *v);
+    if (!v)
+        return MANDATE_ENOMEM;
+    for (size_t i = 0; i < arr->n; i++) {
+        const md_jv *it = &arr->u.c.items[i];
+        if (it->kind != MD_JV_STRING || memchr(it->u.s.ptr, 0, it->u.s.len))
+            return MANDATE_ECORRUPT;
+        if (!(v[i] = md_arena_strndup(a, it->u.s.ptr, it->u.s.len)))
+            return MANDATE_ENOMEM;
+    }
+    *out = v;
+    *n = arr->n;
+    return 0;
 }
 
 static int load_principal(void *ctx, const md_rstore_principal *row)
@@ -427,14 +445,14 @@ static int load_principal(void *ctx, const md_rstore_principal *row)
         l->cap = cap;
     }
     md_reg_principal *p = md_arena_alloc(a, sizeof *p);
-    json_error_t je;
-    json_t *doc = json_loadb(row->doc, row->doc_len, JSON_REJECT_DUPLICATES, &je);
-    int rc = MANDATE_ENOMEM;
-    if (!doc || !json_is_object(doc)) {
-        json_decref(doc);
+    md_arena_reset(l->tmp);
+    md_jv *doc = NULL;
+    md_diag jd = {0};
+    if (md_json_parse_arena(l->tmp, row->doc, row->doc_len, 4, &doc, &jd) ||
+        doc->kind != MD_JV_OBJECT)
         return md_diag_set(l->d, MANDATE_ECORRUPT, 0, 0, "registry: bad stored document for '%s'",
                            row->uid);
-    }
+    int rc = MANDATE_ENOMEM;
     if (!p || !(p->uid = md_arena_strndup(a, row->uid, strlen(row->uid))) ||
         !(p->doc = md_arena_strndup(a, row->doc, row->doc_len)))
         goto out;
@@ -445,21 +463,25 @@ static int load_principal(void *ctx, const md_rstore_principal *row)
         rc = md_diag_set(l->d, MANDATE_ECORRUPT, 0, 0, "registry: bad stored uid '%s'", row->uid);
         goto out;
     }
-    p->name = json_str(a, doc, "name");
-    p->owner = json_str(a, doc, "owner");
+    rc = 0;
+    p->name = doc_str(a, doc, "name", &rc);
+    p->owner = doc_str(a, doc, "owner", &rc);
+    p->workflow = doc_str(a, doc, "workflow", &rc);
+    p->model = doc_str(a, doc, "model", &rc);
+    p->provider = doc_str(a, doc, "provider", &rc);
+    if (rc)
+        goto out;
     if (p->owner && md_euid_parse(a, p->owner, strlen(p->owner), &p->owner_euid, NULL)) {
         rc = md_diag_set(l->d, MANDATE_ECORRUPT, 0, 0, "registry: bad owner of '%s'", row->uid);
         goto out;
     }
-    p->workflow = json_str(a, doc, "workflow");
-    p->model = json_str(a, doc, "model");
-    p->provider = json_str(a, doc, "provider");
-    if ((rc = json_strs(a, doc, "member_of", &p->member_of, &p->n_member_of)) ||
-        (rc = json_strs(a, doc, "outputs", &p->outputs, &p->n_outputs)) ||
-        (rc = json_strs(a, doc, "impacts", &p->impacts, &p->n_impacts)) ||
-        (rc = json_strs(a, doc, "actions", &p->actions, &p->n_actions)) ||
-        (rc = json_strs(a, doc, "resource_types", &p->resource_types, &p->n_resource_types)))
+    if ((rc = doc_strs(a, doc, "member_of", &p->member_of, &p->n_member_of)) ||
+        (rc = doc_strs(a, doc, "outputs", &p->outputs, &p->n_outputs)) ||
+        (rc = doc_strs(a, doc, "impacts", &p->impacts, &p->n_impacts)) ||
+        (rc = doc_strs(a, doc, "actions", &p->actions, &p->n_actions)) ||
+        (rc = doc_strs(a, doc, "resource_types", &p->resource_types, &p->n_resource_types)))
         goto out;
+    rc = MANDATE_ENOMEM;
     md_value *items = md_arena_array(a, p->n_impacts + 1, sizeof *items);
     if (!items)
         goto out;
@@ -472,7 +494,6 @@ static int load_principal(void *ctx, const md_rstore_principal *row)
     s->p[s->n++] = p;
     rc = 0;
 out:
-    json_decref(doc);
     if (rc && !l->d->code)
         md_diag_set(l->d, rc, 0, 0, "registry: cannot load '%s'", row->uid);
     return rc;
@@ -703,12 +724,14 @@ static int build_snapshot(mandate_registry *r, md_snapshot **out, md_diag *d)
     s->a = a;
     atomic_init(&s->refs, 1);
     uint64_t frozen = 0;
-    loader l = {.s = s, .d = d};
-    int rc = r->st->ops->meta_get(r->st, "version", &s->version, d);
+    loader l = {.s = s, .d = d, .tmp = md_arena_new()};
+    int rc = l.tmp ? r->st->ops->meta_get(r->st, "version", &s->version, d)
+                   : md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory building a snapshot");
     if (!rc)
         rc = r->st->ops->meta_get(r->st, "frozen", &frozen, d);
     if (!rc)
         rc = r->st->ops->principal_each(r->st, load_principal, &l, d);
+    md_arena_free(l.tmp);
     l.cap = 0;
     if (!rc)
         rc = r->st->ops->revoked_each(r->st, load_revoked, &l, d);
