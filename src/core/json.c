@@ -807,8 +807,8 @@ void md_jobj_strs(md_jobj *o, const char *key, const char *const *v, size_t n)
     for (size_t i = 0; i < n && !rc; i++) {
         if (i)
             rc = md_buf_append(&o->vals, ",", 1);
-        if (!rc)
-            rc = md_buf_json_str(&o->vals, v[i], strlen(v[i]));
+        if (!rc) /* a NULL element: a copy that failed upstream */
+            rc = v[i] ? md_buf_json_str(&o->vals, v[i], strlen(v[i])) : MANDATE_ENOMEM;
     }
     jobj_put(o, key, at, rc ? rc : md_buf_append(&o->vals, "]", 1));
 }

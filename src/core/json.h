@@ -88,7 +88,8 @@ void md_jobj_init(md_jobj *o);
 void md_jobj_release(md_jobj *o);
 void md_jobj_str(md_jobj *o, const char *key, const char *s); /* s NULL: null */
 void md_jobj_int(md_jobj *o, const char *key, int64_t v);
-void md_jobj_strs(md_jobj *o, const char *key, const char *const *v, size_t n); /* an array */
+/* An array of strings; a NULL among them (a failed copy) is MANDATE_ENOMEM. */
+void md_jobj_strs(md_jobj *o, const char *key, const char *const *v, size_t n);
 /* A value the caller wrote itself, in md_json_dump's form (a nested md_jobj, say). */
 void md_jobj_raw(md_jobj *o, const char *key, const char *json, size_t len);
 bool md_jobj_has(const md_jobj *o, const char *key);

@@ -448,8 +448,10 @@ static int load_principal(void *ctx, const md_rstore_principal *row)
     md_arena_reset(l->tmp);
     md_jv *doc = NULL;
     md_diag jd = {0};
-    if (md_json_parse_arena(l->tmp, row->doc, row->doc_len, 4, &doc, &jd) ||
-        doc->kind != MD_JV_OBJECT)
+    int prc = md_json_parse_arena(l->tmp, row->doc, row->doc_len, 4, &doc, &jd);
+    if (prc == MANDATE_ENOMEM)
+        return md_diag_set(l->d, prc, 0, 0, "out of memory loading the registry");
+    if (prc || doc->kind != MD_JV_OBJECT)
         return md_diag_set(l->d, MANDATE_ECORRUPT, 0, 0, "registry: bad stored document for '%s'",
                            row->uid);
     int rc = MANDATE_ENOMEM;
@@ -836,25 +838,31 @@ static int refresh(mandate_registry *r, md_diag *d)
         return 0;
     r->seen_gen = g;
     bool changed = false;
-    int rc = r->st->ops->changed(r->st, &changed, d);
-    if (rc || !changed)
-        return rc ? rc : r->stale || !r->cur ? republish(r, d) : 0;
     uint64_t version = 0, seq = 0;
-    if ((rc = r->st->ops->meta_get(r->st, "version", &version, d)) ||
-        (rc = r->st->ops->meta_get(r->st, "usage_seq", &seq, d)))
-        return rc;
-    /* Clearing the caches loses nothing: a counter read from the store gets the pending deltas
-     * added (md_registry_uses_slot, md_registry_usage). */
-    if (seq != r->usage_seq) {
+    int rc = r->st->ops->changed(r->st, &changed, d);
+    if (!rc && changed && !(rc = r->st->ops->meta_get(r->st, "version", &version, d)) &&
+        !(rc = r->st->ops->meta_get(r->st, "usage_seq", &seq, d))) {
+        /* Clearing the caches loses nothing: a counter read from the store gets the pending
+         * deltas added (md_registry_uses_slot, md_registry_usage). */
+        if (seq != r->usage_seq) {
+            md_reg_map_clear(&r->uses);
+            md_reg_map_clear(&r->usage);
+            r->usage_seq = seq;
+        }
+        if (!r->cur || version != r->cur->version) {
+            md_reg_map_clear(&r->uses);
+            r->stale = true;
+        }
+    }
+    if (rc) {
+        /* The change the counter announced may be unread now (changed() reports a change once):
+         * the next read rebuilds everything from the store instead of deciding on cur. */
         md_reg_map_clear(&r->uses);
         md_reg_map_clear(&r->usage);
-        r->usage_seq = seq;
-    }
-    if (!r->cur || version != r->cur->version) {
-        md_reg_map_clear(&r->uses);
         r->stale = true;
+        return rc;
     }
-    return r->stale ? republish(r, d) : 0;
+    return r->stale || !r->cur ? republish(r, d) : 0;
 }
 
 int md_registry_acquire(mandate_registry *r, md_snapshot **out, md_diag *d)

@@ -186,8 +186,9 @@ int md_agent_record(mandate_registry *r, mandate_agent_result *res, bool wait);
 /* Appends one ledger entry and waits until it is durable (body: a JSON object built by the
  * caller, consumed). */
 int md_registry_log(mandate_registry *r, int type, json_t *body, uint64_t *index, md_diag *d);
-/* The same with the body as JSON text (sorted keys: stored as given); wait false only queues
- * it and gives its ticket (mandate/ledger.h). */
+/* The same with the body as JSON text (in md_json_dump's form the ledger stores it as given;
+ * otherwise it canonicalises it); wait false only queues it and gives its ticket
+ * (mandate/ledger.h). */
 int md_registry_append_text(mandate_registry *r, int type, const char *body, size_t len, bool wait,
                             uint64_t *index, md_diag *d);
 

@@ -148,9 +148,6 @@ static void test_depth(void **state)
     free(t);
 }
 
-/* md_json_dump gives json_dumps's text with JSON_COMPACT | JSON_SORT_KEYS, except that control
- * characters other than \n \r \t are written \u00xx (md_buf_json_str), which parses back the same.
- */
 /* md_jobj: the same text as md_json_dump of the equivalent jansson object. */
 static void test_jobj(void **state)
 {
@@ -190,6 +187,13 @@ static void test_jobj(void **state)
     json_decref(want);
     md_buf_release(&got);
     md_buf_release(&nested);
+    /* A NULL among an array's strings (a failed copy) fails the object. */
+    md_jobj_init(&o);
+    const char *holey[] = {"a", NULL};
+    md_jobj_strs(&o, "policies", holey, 2);
+    md_buf_init(&got, 1 << 20);
+    assert_int_equal(md_jobj_finish(&o, &got), MANDATE_ENOMEM);
+    md_buf_release(&got);
     /* Past MD_JOBJ_MAX members: the error is kept and returned. */
     md_jobj_init(&o);
     char names[MD_JOBJ_MAX + 1][8];
@@ -202,6 +206,9 @@ static void test_jobj(void **state)
     md_buf_release(&got);
 }
 
+/* md_json_dump gives json_dumps's text with JSON_COMPACT | JSON_SORT_KEYS, except that control
+ * characters other than \n \r \t are written \u00xx (md_buf_json_str), which parses back the same.
+ */
 static void test_dump(void **state)
 {
     (void)state;

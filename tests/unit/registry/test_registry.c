@@ -22,6 +22,7 @@
 #include "mandate/mandate.h"
 #include "mandate/registry.h"
 #include "registry/registry_int.h"
+#include "store/registry_store.h"
 
 #define NOW 1800000000LL
 
@@ -918,6 +919,49 @@ static void test_bulk_changes_one_rebuild(void **state)
     assert_int_equal(r->rebuilds, built + 2);
 }
 
+/* A store error while picking up another process's change: the next read still sees it. */
+static int (*real_meta_get)(md_rstore *, const char *, uint64_t *, md_diag *);
+static int fail_meta_gets;
+static int flaky_meta_get(md_rstore *s, const char *k, uint64_t *v, md_diag *d)
+{
+    if (fail_meta_gets > 0) {
+        fail_meta_gets--;
+        return md_diag_set(d, MANDATE_EIO, 0, 0, "injected read error");
+    }
+    return real_meta_get(s, k, v, d);
+}
+
+static void test_refresh_error_stays_stale(void **state)
+{
+    fx *f = *state;
+    mandate_registry *r = f->r;
+    assert_false(mandate_registry_frozen(r));
+    /* Another process freezes: its commit, then the shared change counter. */
+    char path[128];
+    snprintf(path, sizeof path, "%s/mandate.db", f->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "INSERT OR REPLACE INTO registry_meta(key, value)"
+                     " VALUES('frozen', 1);"
+                     "UPDATE registry_meta SET value = value + 1 WHERE key = 'version';",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    atomic_fetch_add(r->gen, 1);
+    md_rstore_ops ops = *r->st->ops;
+    const md_rstore_ops *saved = r->st->ops;
+    real_meta_get = ops.meta_get;
+    ops.meta_get = flaky_meta_get;
+    r->st->ops = &ops;
+    fail_meta_gets = 1;
+    assert_true(mandate_registry_frozen(r)); /* the read fails: closed */
+    assert_true(mandate_registry_frozen(r)); /* and the next ones see the freeze */
+    assert_true(mandate_registry_frozen(r));
+    r->st->ops = saved;
+}
+
 static void test_registry_model(void **state)
 {
     fx *f = *state;
@@ -1001,6 +1045,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_usage_counters_and_strict_forbid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_registry_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bulk_changes_one_rebuild, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_error_stays_stale, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
