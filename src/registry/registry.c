@@ -780,9 +780,10 @@ static int map_gen(mandate_registry *r, const char *dir, md_diag *d)
          * handle then checks the store's data version on every snapshot acquire). */
         int fd = open(path, O_RDONLY);
         struct stat sb;
-        void *m = fd >= 0 && fstat(fd, &sb) == 0 && sb.st_size >= 4096
-                      ? mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0)
-                      : mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        bool shared = fd >= 0 && fstat(fd, &sb) == 0 && sb.st_size >= 4096;
+        void *m = shared ? mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0)
+                         : mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        r->gen_private = !shared;
         if (fd >= 0)
             close(fd);
         if (m == MAP_FAILED)
@@ -834,7 +835,7 @@ static void mark_stale(mandate_registry *r)
 static int refresh(mandate_registry *r, md_diag *d)
 {
     uint64_t g = atomic_load(r->gen);
-    if (r->cur && g == r->seen_gen && !r->stale)
+    if (r->cur && g == r->seen_gen && !r->stale && !r->gen_private)
         return 0;
     r->seen_gen = g;
     bool changed = false;

@@ -118,6 +118,7 @@ struct mandate_registry {
      * something changed when the counter moved. */
     _Atomic uint64_t *gen;
     uint64_t seen_gen;
+    bool gen_private;       /* read-only with no DIR/registry.gen: ask the store on every acquire */
     uint64_t policy_logged; /* the first 8 bytes of the SHA-256 of the last policy set logged */
     bool read_only;         /* opened read-only: every change is refused (md_registry_writable) */
     /* cur misses a committed change: the next md_registry_acquire rebuilds it. A change of the

@@ -962,6 +962,36 @@ static void test_refresh_error_stays_stale(void **state)
     r->st->ops = saved;
 }
 
+/* A read-only handle on a directory without registry.gen asks the store on every read. */
+static void test_read_only_without_gen_file(void **state)
+{
+    (void)state;
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/mandate-reg-ro-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    rmdir(dir);
+    mandate_diag d;
+    assert_int_equal(mandate_ledger_init(dir, "test.registry/ro", &d), 0);
+    mandate_registry *w = NULL, *ro = NULL;
+    mandate_registry_opts o = {.data_dir = dir};
+    assert_int_equal(mandate_registry_open(&w, &o, &d), 0); /* makes the tables */
+    mandate_registry_close(w);
+    char gen[128];
+    snprintf(gen, sizeof gen, "%s/registry.gen", dir);
+    assert_int_equal(unlink(gen), 0);
+    mandate_registry_opts ro_o = {.data_dir = dir, .read_only = true};
+    assert_int_equal(mandate_registry_open(&ro, &ro_o, &d), 0);
+    assert_false(mandate_registry_frozen(ro));
+    assert_int_equal(mandate_registry_open(&w, &o, &d), 0); /* a new registry.gen */
+    assert_int_equal(mandate_registry_freeze(w, true, "Human::\"ciso\"", &d), 0);
+    assert_true(mandate_registry_frozen(ro));
+    mandate_registry_close(w);
+    mandate_registry_close(ro);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_registry_model(void **state)
 {
     fx *f = *state;
@@ -1046,6 +1076,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_registry_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bulk_changes_one_rebuild, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refresh_error_stays_stale, setup, teardown),
+        cmocka_unit_test(test_read_only_without_gen_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
