@@ -197,6 +197,10 @@ typedef struct mandate_token_claims {
     const char *parent;           /* parent delegation's jti; NULL for a root delegation */
     unsigned depth;               /* 0 for a root delegation */
     const char *const *ancestors; /* jtis of every ancestor, parent first */
+    /* Each ancestor's max_uses, parent first. A use counts on the token and every ancestor
+     * (the use_count hook's caller keeps them so), and verification refuses the token once any
+     * ancestor's count reaches its max_uses: a re-delegation tree shares its root's uses. */
+    const uint64_t *ancestor_max_uses;
     size_t n_ancestors;
     unsigned char digest[32]; /* SHA-256 of the compact token */
 } mandate_token_claims;

@@ -558,9 +558,24 @@ static int decide(mandate_registry *r, const mandate_agent_request *req, mandate
         goto done;
     }
 
-    /* Allowed: count the use (atomically with the limit check) and the usage. */
+    /* Allowed: count the use (atomically with the limit checks) and the usage. An ancestor's
+     * count holds every use under it, so its max_uses caps its whole re-delegation tree. Its
+     * slot is read and let go before the next lookup, which may move the map's slots. */
     pthread_mutex_lock(&r->mu);
-    md_reg_count *own = md_registry_uses_slot(r, c->jti, &rc, &d);
+    for (size_t i = 1; !rc && i < res->n_jtis && i <= c->n_ancestors; i++) {
+        md_reg_count *u = md_registry_uses_slot(r, res->jtis[i], &rc, &d);
+        uint64_t cap = c->ancestor_max_uses[i - 1];
+        if (u && u->n >= cap) {
+            pthread_mutex_unlock(&r->mu);
+            res->token_reason = MANDATE_TOKEN_USES_EXHAUSTED;
+            out = deny(res, MANDATE_CHECK_TOKEN,
+                       "ancestor delegation %s has used all of its %llu uses (those of the "
+                       "delegations made from it included)",
+                       res->jtis[i], (unsigned long long)cap);
+            goto done;
+        }
+    }
+    md_reg_count *own = rc ? NULL : md_registry_uses_slot(r, c->jti, &rc, &d);
     if (own && own->n >= c->max_uses) {
         pthread_mutex_unlock(&r->mu);
         res->token_reason = MANDATE_TOKEN_USES_EXHAUSTED;

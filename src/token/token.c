@@ -1092,10 +1092,10 @@ static int check_narrowing(parse_ctx *p, const mandate_token_claims *c,
         if (!str_in(c->aud[i], par->aud, par->n_aud))
             return REJECT(p, MANDATE_TOKEN_AUDIENCE_WIDENED,
                           "audience '%.64s' is not in the parent's aud", c->aud[i]);
-    if (par->workflow && (!c->workflow || strcmp(c->workflow, par->workflow) != 0))
-        return REJECT(p, MANDATE_TOKEN_WORKFLOW_MISMATCH,
-                      "workflow '%.64s' is not the parent's '%.64s'",
-                      c->workflow ? c->workflow : "(none)", par->workflow);
+    if (par->workflow ? !c->workflow || strcmp(c->workflow, par->workflow) != 0 : !!c->workflow)
+        return REJECT(
+            p, MANDATE_TOKEN_WORKFLOW_MISMATCH, "workflow '%.64s' is not the parent's '%.64s'",
+            c->workflow ? c->workflow : "(none)", par->workflow ? par->workflow : "(none)");
     return 0;
 }
 
@@ -1171,6 +1171,19 @@ static int live_check(const mandate_token_service *s, mandate_token_claims *c, i
     if (c->uses >= c->max_uses)
         return reject(e, MANDATE_TOKEN_USES_EXHAUSTED, "delegation '%.64s' used %llu of %llu times",
                       c->jti, (unsigned long long)c->uses, (unsigned long long)c->max_uses);
+    /* An ancestor's count holds the uses of everything re-delegated from it too (the caller
+     * counts a use on the token and every ancestor), so its max_uses caps the whole tree. */
+    for (size_t i = 0; s->hooks.use_count && i < c->n_ancestors; i++) {
+        uint64_t n = 0;
+        if ((rc = s->hooks.use_count(s->hooks.ctx, c->ancestors[i], &n)) != 0)
+            return reject(e, MANDATE_TOKEN_HOOK_FAILED, "use count of '%.64s' failed: %s",
+                          c->ancestors[i], mandate_strerror(rc));
+        if (n >= c->ancestor_max_uses[i])
+            return reject(e, MANDATE_TOKEN_USES_EXHAUSTED,
+                          "ancestor delegation '%.64s' (%zu up) used %llu of %llu times",
+                          c->ancestors[i], i + 1, (unsigned long long)n,
+                          (unsigned long long)c->ancestor_max_uses[i]);
+    }
     return 0;
 }
 
@@ -1234,6 +1247,7 @@ MD_EXPORT int mandate_token_verify(mandate_token_service *s, const char *token, 
     int rc = parse_token(&p, token, len, &sh->c, &sh->gen);
     /* the chain: each parent is verified and the child checked against it */
     const char *anc[MANDATE_TOKEN_HARD_MAX_DEPTH];
+    uint64_t anc_max[MANDATE_TOKEN_HARD_MAX_DEPTH];
     size_t n_anc = 0;
     mandate_token_claims cur = sh->c;
     while (!rc && cur.parent) {
@@ -1253,17 +1267,22 @@ MD_EXPORT int mandate_token_verify(mandate_token_service *s, const char *token, 
             rc = check_narrowing(&p, &cur, &par);
         if (!rc && pgen != sh->gen)
             rc = reject(err, MANDATE_TOKEN_INTERNAL, "%s", "key ring changed during verification");
-        if (!rc)
-            anc[n_anc++] = par.jti; /* depth strictly decreases, so n_anc <= max_depth */
+        if (!rc) { /* depth strictly decreases, so n_anc <= max_depth */
+            anc_max[n_anc] = par.max_uses;
+            anc[n_anc++] = par.jti;
+        }
         cur = par;
     }
     if (!rc) {
         const char **al = md_arena_array(sh->arena, n_anc ? n_anc : 1, sizeof *al);
-        if (!al)
+        uint64_t *ml = md_arena_array(sh->arena, n_anc ? n_anc : 1, sizeof *ml);
+        if (!al || !ml)
             rc = reject(err, MANDATE_TOKEN_INTERNAL, "%s", "out of memory");
         else {
             memcpy(al, anc, n_anc * sizeof *al);
+            memcpy(ml, anc_max, n_anc * sizeof *ml);
             sh->c.ancestors = al;
+            sh->c.ancestor_max_uses = ml;
             sh->c.n_ancestors = n_anc;
         }
     }
@@ -1553,9 +1572,10 @@ MD_EXPORT int mandate_token_redelegate(mandate_token_service *s, const mandate_t
         if (!str_in(d->audience[i], par->aud, par->n_aud))
             rc = reject(err, MANDATE_TOKEN_AUDIENCE_WIDENED,
                         "audience '%.64s' is not in the parent's aud", d->audience[i]);
-    if (!rc && par->workflow && c.workflow && strcmp(c.workflow, par->workflow) != 0)
+    if (!rc && c.workflow && (!par->workflow || strcmp(c.workflow, par->workflow) != 0))
         rc = reject(err, MANDATE_TOKEN_WORKFLOW_MISMATCH,
-                    "workflow '%.64s' is not the parent's '%.64s'", c.workflow, par->workflow);
+                    "workflow '%.64s' is not the parent's '%.64s'", c.workflow,
+                    par->workflow ? par->workflow : "(none)");
     if (rc)
         goto out;
     uint64_t left = par->max_uses - live.uses;
@@ -1569,6 +1589,12 @@ MD_EXPORT int mandate_token_redelegate(mandate_token_service *s, const mandate_t
     c.iat = now;
     c.nbf = now > par->nbf ? now : par->nbf;
     if (d->lifetime) {
+        if (d->lifetime < 0 || d->lifetime > par->exp - now) {
+            rc = reject(err, MANDATE_TOKEN_EXPIRY_WIDENED,
+                        "a lifetime of %lld s would end after the parent's exp %lld",
+                        (long long)d->lifetime, (long long)par->exp);
+            goto out;
+        }
         c.exp = now + d->lifetime;
         if (c.exp > par->exp) {
             rc = reject(err, MANDATE_TOKEN_EXPIRY_WIDENED,

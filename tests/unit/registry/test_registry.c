@@ -992,6 +992,60 @@ static void test_read_only_without_gen_file(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Re-delegations share their root's uses, and may not add a workflow the root did not name. */
+static void test_redelegation_shares_uses(void **state)
+{
+    fx *f = *state;
+    mandate_registry *r = f->r;
+    const char *rd = "Action::\"read\"", *tk = "Ticket::\"9\"";
+    char *root = delegate(r, "Human::\"alice\"", "Agent::\"helper\"", rd, "Ticket", NULL, 2);
+    const char *acts[] = {rd}, *res[] = {"Ticket"};
+    char *kids[3];
+    for (int i = 0; i < 3; i++) {
+        mandate_delegation child = {.subject = i == 2 ? "Agent::\"lone\"" : "Agent::\"bobbot\"",
+                                    .task = "t",
+                                    .actions = acts,
+                                    .n_actions = 1,
+                                    .resources = res,
+                                    .n_resources = 1,
+                                    .now = NOW};
+        mandate_token_error e;
+        mandate_diag d;
+        if (mandate_registry_redelegate(r, root, NULL, 0, &child, "a", &kids[i], &e, &d))
+            fail_msg("redelegate %d: %s", i, d.message);
+    }
+    /* A workflow the parent did not name is refused (while the root still has uses). */
+    mandate_delegation wf = {.subject = "Agent::\"bobbot\"",
+                             .task = "t",
+                             .workflow = "Workflow::\"support-reply\"",
+                             .actions = acts,
+                             .n_actions = 1,
+                             .resources = res,
+                             .n_resources = 1,
+                             .now = NOW};
+    char *tok = NULL;
+    mandate_token_error e;
+    mandate_diag d;
+    assert_int_not_equal(mandate_registry_redelegate(r, root, NULL, 0, &wf, "a", &tok, &e, &d), 0);
+    assert_int_equal(e.reason, MANDATE_TOKEN_WORKFLOW_MISMATCH);
+    assert_null(tok);
+    /* A lifetime past the parent's end is refused, however large (no overflow). */
+    wf.workflow = NULL;
+    wf.lifetime = INT64_MAX;
+    assert_int_not_equal(mandate_registry_redelegate(r, root, NULL, 0, &wf, "a", &tok, &e, &d), 0);
+    assert_int_equal(e.reason, MANDATE_TOKEN_EXPIRY_WIDENED);
+    const char *par[] = {root};
+    expect(decide_p(r, kids[0], par, 1, rd, tk, NULL), true, 0, 0, "first use");
+    expect(decide_p(r, kids[1], par, 1, rd, tk, NULL), true, 0, 0, "second use");
+    expect(decide_p(r, kids[2], par, 1, rd, tk, NULL), false, MANDATE_CHECK_TOKEN,
+           MANDATE_TOKEN_USES_EXHAUSTED, "a third child over a root of two uses");
+    expect(decide(r, root, rd, tk), false, MANDATE_CHECK_TOKEN, MANDATE_TOKEN_USES_EXHAUSTED,
+           "the root itself, its uses spent by its children");
+    for (int i = 0; i < 3; i++)
+        free(kids[i]);
+    free(root);
+}
+
 static void test_registry_model(void **state)
 {
     fx *f = *state;
@@ -1077,6 +1131,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bulk_changes_one_rebuild, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refresh_error_stays_stale, setup, teardown),
         cmocka_unit_test(test_read_only_without_gen_file),
+        cmocka_unit_test_setup_teardown(test_redelegation_shares_uses, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
