@@ -81,6 +81,8 @@ int mandate_registry_open(mandate_registry **out, const mandate_registry_opts *o
 void mandate_registry_close(mandate_registry *r);
 /* The version of the registry snapshot decisions use now (bumped by every change). */
 uint64_t mandate_registry_version(mandate_registry *r);
+/* The same, false when no current snapshot can be had (the version is then unknown). */
+bool mandate_registry_current_version(mandate_registry *r, uint64_t *version);
 /* The evidence ledger the registry writes to (the database's one writer). Borrowed: valid until
  * mandate_registry_close; do not close it. */
 mandate_ledger *mandate_registry_ledger(mandate_registry *r);
@@ -127,6 +129,11 @@ int mandate_registry_set_status(mandate_registry *r, const char *uid, int status
 int mandate_registry_freeze(mandate_registry *r, bool frozen, const char *actor,
                             mandate_diag *diag);
 bool mandate_registry_frozen(mandate_registry *r);
+/* The status (MANDATE_STATUS_*) of a registered principal, uid in any Cedar spelling, from the
+ * current snapshot (from the store when no snapshot builds). MANDATE_ENOTFOUND when uid is not
+ * registered; MANDATE_EINVAL when it is not a uid. */
+int mandate_registry_principal_status(mandate_registry *r, const char *uid, int *status,
+                                      mandate_diag *diag);
 /* A JSON array of the principals of one kind (0 = every kind), in uid order; owned. */
 int mandate_registry_list(mandate_registry *r, int kind, char **json_out, mandate_diag *diag);
 /* One principal as a JSON object; owned. MANDATE_ENOTFOUND when unknown. */

@@ -131,7 +131,8 @@ static int record(mandate_server *s, const char *body, size_t len, md_http_resp 
  * with d set (a malformed request: MANDATE_EPARSE/ESCHEMA/...; an internal failure otherwise),
  * leaving out as it was. */
 static int decide(mandate_server *s, md_http_snapshot *snap, md_arena *a, const md_jv *item,
-                  const char *caller, md_http_resp *rs, md_buf *out, md_diag *d)
+                  const char *caller, bool caller_inactive, md_http_resp *rs, md_buf *out,
+                  md_diag *d)
 {
     if (item->kind != MD_JV_OBJECT)
         return md_diag_set(d, MANDATE_EPARSE, 0, 0, "a request must be a JSON object");
@@ -161,6 +162,17 @@ static int decide(mandate_server *s, md_http_snapshot *snap, md_arena *a, const 
         (rc = uid_from(a, md_jv_get(item, "action"), "action", &r.action, d)) ||
         (rc = uid_from(a, md_jv_get(item, "resource"), "resource", &r.resource, d)))
         return rc;
+    /* Plain decisions consult no registry: a suspended or departed caller gets none, and an
+     * agent's key asks only as that agent (as on the agent path). */
+    if (caller_inactive)
+        return md_diag_set(d, MANDATE_EDENIED, 0, 0,
+                           "'%s' is suspended or departed: it gets no decisions", caller);
+    md_euid me;
+    if (!strncmp(caller, "Agent::", 7) &&
+        (md_euid_parse(a, caller, strlen(caller), &me, NULL) || !md_euid_eq(&me, &r.principal)))
+        return md_diag_set(d, MANDATE_EDENIED, 0, 0,
+                           "the key of '%s' may only ask as that agent, not as another principal",
+                           caller);
     const md_jv *cv = md_jv_get(item, "context");
     if (cv && cv->kind != MD_JV_OBJECT)
         return md_diag_set(d, MANDATE_EPARSE, 0, 0, "context must be a JSON object");
@@ -255,7 +267,7 @@ int md_api_authorize(mandate_server *s, const md_http_req *rq, const md_http_ctx
     md_buf out;
     md_buf_init(&out, SIZE_MAX / 2);
     if (!reqs) {
-        int rc = decide(s, snap, rq->arena, c->doc, c->identity, rs, &out, &d);
+        int rc = decide(s, snap, rq->arena, c->doc, c->identity, c->caller_inactive, rs, &out, &d);
         md_http_snapshot_release(snap);
         if (rc) {
             md_buf_release(&out);
@@ -289,7 +301,8 @@ int md_api_authorize(mandate_server *s, const md_http_req *rq, const md_http_ctx
         if (fatal || (i && (fatal = md_buf_puts(&out, ","))))
             break;
         md_diag_clear(&d);
-        int rc = decide(s, snap, rq->arena, &reqs->u.c.items[i], c->identity, rs, &out, &d);
+        int rc = decide(s, snap, rq->arena, &reqs->u.c.items[i], c->identity, c->caller_inactive,
+                        rs, &out, &d);
         if (rc && !is_client_error(rc)) {
             fatal = rc;
             break;

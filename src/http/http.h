@@ -152,7 +152,11 @@ typedef struct md_http_resp {
 
 /* The request context a handler gets: the caller's identity and the parsed JSON body. */
 typedef struct md_http_ctx {
-    const char *identity; /* the caller (Cedar uid text), NULL on public routes */
+    const char *identity; /* the caller (canonical Cedar uid text), NULL on public routes */
+    /* The caller is registered and suspended or departed. Routes refuse such a caller (403)
+     * before their handler, except authorize: its plain path refuses it and its agent path
+     * decides (a deny, recorded). */
+    bool caller_inactive;
     json_t *body;         /* parsed JSON body (an object), NULL when the route takes none */
     const md_jv *doc;     /* POST /v1/authorize: the body in rq->arena instead */
     const char *path_arg; /* a {param} path segment, NULL when none */

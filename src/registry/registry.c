@@ -882,13 +882,19 @@ int md_registry_acquire(mandate_registry *r, md_snapshot **out, md_diag *d)
 
 MD_EXPORT uint64_t mandate_registry_version(mandate_registry *r)
 {
+    uint64_t v = 0;
+    return mandate_registry_current_version(r, &v) ? v : 0;
+}
+
+MD_EXPORT bool mandate_registry_current_version(mandate_registry *r, uint64_t *version)
+{
     md_snapshot *s;
     md_diag d = {0};
-    if (!r || md_registry_acquire(r, &s, &d))
-        return 0;
-    uint64_t v = s->version;
+    if (!r || !version || md_registry_acquire(r, &s, &d))
+        return false;
+    *version = s->version;
     md_snapshot_release(s);
-    return v;
+    return true;
 }
 
 MD_EXPORT mandate_ledger *mandate_registry_ledger(mandate_registry *r)
@@ -1304,6 +1310,39 @@ static int plain_list(const char *const *v, size_t n, const char *what, json_t *
 static bool valid_text(const char *s)
 {
     return !s || strlen(s) <= MD_REG_MAX_ID;
+}
+
+MD_EXPORT int mandate_registry_principal_status(mandate_registry *r, const char *uid, int *status,
+                                                mandate_diag *diag)
+{
+    md_diag d = {0};
+    if (!r || !uid || !status)
+        return finish(diag, &d, MANDATE_EINVAL);
+    md_arena *a = md_arena_new();
+    const char *c = NULL;
+    int rc = a ? md_reg_canonical(a, 0, uid, &c, &d) : MANDATE_ENOMEM;
+    md_snapshot *s = NULL;
+    if (!rc && !md_registry_acquire(r, &s, &d)) {
+        const md_reg_principal *p = md_snapshot_find(s, c);
+        if (p)
+            *status = p->status;
+        else
+            rc = MANDATE_ENOTFOUND;
+        md_snapshot_release(s);
+    } else if (!rc) {
+        /* No snapshot (one that does not build): the store still knows. */
+        kind_probe k = {0};
+        md_diag_clear(&d);
+        pthread_mutex_lock(&r->mu);
+        rc = r->st->ops->principal_get(r->st, c, probe_cb, &k, &d);
+        pthread_mutex_unlock(&r->mu);
+        if (!rc)
+            *status = k.status;
+    }
+    md_arena_free(a);
+    if (rc == MANDATE_ENOTFOUND)
+        md_diag_clear(&d);
+    return finish(diag, &d, rc);
 }
 
 MD_EXPORT int mandate_registry_add(mandate_registry *r, const mandate_principal *p,

@@ -205,10 +205,57 @@ static void test_forbidden(void **state)
     j = call("PUT", "/v1/policies", NULL, key_agent, "{\"policies\":\"\"}", &st, NULL);
     assert_int_equal(st, 403);
     json_decref(j);
+    /* An agent's key asks only as that agent, on the plain path too. */
     j = call("POST", "/v1/authorize", NULL, key_agent,
              "{\"principal\":\"Human::\\\"alice\\\"\",\"action\":\"Action::\\\"export\\\"\","
              "\"resource\":\"Ticket::\\\"T-1001\\\"\"}",
              &st, NULL);
+    assert_int_equal(st, 403);
+    assert_string_equal(err_code(j), "forbidden");
+    json_decref(j);
+    j = call("POST", "/v1/authorize", NULL, key_agent,
+             "{\"principal\":\"Agent::\\\"bot\\\"\",\"action\":\"Action::\\\"export\\\"\","
+             "\"resource\":\"Ticket::\\\"T-1001\\\"\"}",
+             &st, NULL);
+    assert_int_equal(st, 200);
+    json_decref(j);
+}
+
+/* The keys of a suspended identity stop with it, however its key's identity was spelled. */
+static void test_inactive_callers(void **state)
+{
+    (void)state;
+    mandate_diag d = {0};
+    mandate_principal carol = {.kind = MANDATE_KIND_HUMAN, .id = "carol"};
+    assert_int_equal(mandate_registry_add(srv->registry, &carol, "test", &d), 0);
+    char key_carol[128];
+    assert_int_equal(
+        mandate_api_key_create(data, "Human :: \"carol\"", key_carol, sizeof key_carol, &d), 0);
+    int st;
+    json_t *j = call("GET", "/v1/ledger/entries", NULL, key_carol, NULL, &st, NULL);
+    assert_int_equal(st, 200);
+    json_decref(j);
+    assert_int_equal(mandate_registry_set_status(srv->registry, "Human::\"carol\"",
+                                                 MANDATE_STATUS_SUSPENDED, "test", &d),
+                     0);
+    j = call("GET", "/v1/ledger/entries", NULL, key_carol, NULL, &st, NULL);
+    assert_int_equal(st, 403);
+    assert_string_equal(err_code(j), "inactive");
+    json_decref(j);
+    j = call("POST", "/v1/humans/carol/resume", NULL, key_carol, "{}", &st, NULL);
+    assert_int_equal(st, 403);
+    json_decref(j);
+    j = call("POST", "/v1/authorize", NULL, key_carol,
+             "{\"principal\":\"Human::\\\"carol\\\"\",\"action\":\"Action::\\\"export\\\"\","
+             "\"resource\":\"Ticket::\\\"T-1001\\\"\"}",
+             &st, NULL);
+    assert_int_equal(st, 403);
+    assert_string_equal(err_code(j), "forbidden");
+    json_decref(j);
+    assert_int_equal(mandate_registry_set_status(srv->registry, "Human::\"carol\"",
+                                                 MANDATE_STATUS_ACTIVE, "test", &d),
+                     0);
+    j = call("GET", "/v1/ledger/entries", NULL, key_carol, NULL, &st, NULL);
     assert_int_equal(st, 200);
     json_decref(j);
 }
@@ -1086,6 +1133,7 @@ int main(void)
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_registry_routes),
         cmocka_unit_test(test_accountability_routes),
+        cmocka_unit_test(test_inactive_callers),
         cmocka_unit_test(test_fail_closed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
