@@ -293,33 +293,48 @@ static size_t admin_slot(const char *identity, const char *api_action)
 /* Asks the admin policy set whether identity may perform api_action. The admin policies and
  * entities never change while the server runs, so answers are cached (api_action is one of the
  * route table's strings, compared by address). */
-/* The registry status of a caller. Remembered per thread for one registry version (every change
- * of a status makes a new version, seen by the next read), so a decision's request asks the
- * registry for its version only. */
-static int caller_status(mandate_server *s, const char *identity, int *status, mandate_diag *d)
+/* Rewrites a key's identity in its canonical Cedar spelling (in place: `Agent :: "x"` is
+ * `Agent::"x"`, so that handlers' "Agent::" tests see its real type) and, with a registry, gets
+ * its status. Both are remembered per worker thread for the last identity and registry version
+ * (every status change makes a new version, seen by the next read): a repeated caller costs a
+ * version read and a comparison. */
+static int caller_of(mandate_server *s, md_arena *a, char identity[MD_KEY_MAX_IDENTITY + 1],
+                     int *status, mandate_diag *d)
 {
     static _Thread_local struct {
+        const mandate_server *srv;
         const mandate_registry *reg;
         uint64_t version;
         int rc, status;
-        char identity[MD_KEY_MAX_IDENTITY + 1];
+        char raw[MD_KEY_MAX_IDENTITY + 1], canon[MD_KEY_MAX_IDENTITY + 1];
     } memo;
     uint64_t version = 0;
-    bool known = mandate_registry_current_version(s->registry, &version);
-    if (known && memo.reg == s->registry && memo.version == version &&
-        !strcmp(memo.identity, identity)) {
+    bool known = !s->registry || mandate_registry_current_version(s->registry, &version);
+    size_t n = strlen(identity);
+    if (known && memo.srv == s && memo.reg == s->registry && memo.version == version &&
+        !strcmp(memo.raw, identity)) {
+        memcpy(identity, memo.canon, strlen(memo.canon) + 1);
         *status = memo.status;
         return memo.rc;
     }
-    int rc = mandate_registry_principal_status(s->registry, identity, status, d);
-    size_t n = strlen(identity);
-    if (known && (rc == 0 || rc == MANDATE_ENOTFOUND || rc == MANDATE_EINVAL) &&
-        n < sizeof memo.identity) {
+    char raw[MD_KEY_MAX_IDENTITY + 1];
+    memcpy(raw, identity, n + 1);
+    md_euid who;
+    md_buf canon;
+    md_buf_init(&canon, MD_KEY_MAX_IDENTITY);
+    if (!md_euid_parse(a, identity, n, &who, NULL) && !md_euid_print(&canon, &who))
+        memcpy(identity, canon.data, canon.len + 1);
+    md_buf_release(&canon);
+    *status = MANDATE_STATUS_ACTIVE;
+    int rc = s->registry ? mandate_registry_principal_status(s->registry, identity, status, d) : 0;
+    if (known && (rc == 0 || rc == MANDATE_ENOTFOUND || rc == MANDATE_EINVAL)) {
+        memo.srv = s;
         memo.reg = s->registry;
         memo.version = version;
         memo.rc = rc;
         memo.status = *status;
-        memcpy(memo.identity, identity, n + 1);
+        memcpy(memo.raw, raw, n + 1);
+        memcpy(memo.canon, identity, strlen(identity) + 1);
     }
     return rc;
 }
@@ -422,34 +437,23 @@ void md_http_handle(mandate_server *s, const md_http_req *rq, md_http_resp *rs)
             md_http_error(rs, 503, "store_unavailable", "cannot check the API key: %s", d.msg);
             goto done;
         }
-        /* The identity as canonical text, however the key's creator spelled it, so that a
-         * handler's "Agent::" or "Human::" test sees its real type. */
-        md_euid who;
-        md_buf canon;
-        md_buf_init(&canon, MD_KEY_MAX_IDENTITY);
-        if (!md_euid_parse(rq->arena, identity, strlen(identity), &who, NULL) &&
-            !md_euid_print(&canon, &who) && canon.len <= MD_KEY_MAX_IDENTITY)
-            memcpy(identity, canon.data, canon.len + 1);
-        md_buf_release(&canon);
-        /* A registered identity that is suspended or departed: its keys stop with it. */
-        if (s->registry) {
-            int status = MANDATE_STATUS_ACTIVE;
-            mandate_diag rd = {0};
-            rc = caller_status(s, identity, &status, &rd);
-            if (rc && rc != MANDATE_ENOTFOUND && rc != MANDATE_EINVAL) {
-                md_http_error(rs, 503, "registry_unavailable",
-                              "cannot check the registry status of '%s': %s", identity, rd.message);
-                goto done;
-            }
-            c.caller_inactive = !rc && status != MANDATE_STATUS_ACTIVE;
-            if (c.caller_inactive && !rs->is_authorize) {
-                md_http_error(rs, 403, "inactive",
-                              "'%s' is %s in the registry: its API keys are refused until it is "
-                              "active again",
-                              identity,
-                              status == MANDATE_STATUS_SUSPENDED ? "suspended" : "departed");
-                goto done;
-            }
+        /* Canonical spelling, and a registered identity that is suspended or departed: its
+         * keys stop with it. */
+        int status = MANDATE_STATUS_ACTIVE;
+        mandate_diag rd = {0};
+        rc = caller_of(s, rq->arena, identity, &status, &rd);
+        if (rc && rc != MANDATE_ENOTFOUND && rc != MANDATE_EINVAL) {
+            md_http_error(rs, 503, "registry_unavailable",
+                          "cannot check the registry status of '%s': %s", identity, rd.message);
+            goto done;
+        }
+        c.caller_inactive = !rc && status != MANDATE_STATUS_ACTIVE;
+        if (c.caller_inactive && !rs->is_authorize) {
+            md_http_error(rs, 403, "inactive",
+                          "'%s' is %s in the registry: its API keys are refused until it is "
+                          "active again",
+                          identity, status == MANDATE_STATUS_SUSPENDED ? "suspended" : "departed");
+            goto done;
         }
         bool allowed = false;
         md_diag_clear(&d);

@@ -1000,29 +1000,25 @@ static void test_redelegation_shares_uses(void **state)
     const char *rd = "Action::\"read\"", *tk = "Ticket::\"9\"";
     char *root = delegate(r, "Human::\"alice\"", "Agent::\"helper\"", rd, "Ticket", NULL, 2);
     const char *acts[] = {rd}, *res[] = {"Ticket"};
+    const mandate_delegation base = {.task = "t",
+                                     .actions = acts,
+                                     .n_actions = 1,
+                                     .resources = res,
+                                     .n_resources = 1,
+                                     .now = NOW};
     char *kids[3];
     for (int i = 0; i < 3; i++) {
-        mandate_delegation child = {.subject = i == 2 ? "Agent::\"lone\"" : "Agent::\"bobbot\"",
-                                    .task = "t",
-                                    .actions = acts,
-                                    .n_actions = 1,
-                                    .resources = res,
-                                    .n_resources = 1,
-                                    .now = NOW};
+        mandate_delegation child = base;
+        child.subject = i == 2 ? "Agent::\"lone\"" : "Agent::\"bobbot\"";
         mandate_token_error e;
         mandate_diag d;
         if (mandate_registry_redelegate(r, root, NULL, 0, &child, "a", &kids[i], &e, &d))
             fail_msg("redelegate %d: %s", i, d.message);
     }
     /* A workflow the parent did not name is refused (while the root still has uses). */
-    mandate_delegation wf = {.subject = "Agent::\"bobbot\"",
-                             .task = "t",
-                             .workflow = "Workflow::\"support-reply\"",
-                             .actions = acts,
-                             .n_actions = 1,
-                             .resources = res,
-                             .n_resources = 1,
-                             .now = NOW};
+    mandate_delegation wf = base;
+    wf.subject = "Agent::\"bobbot\"";
+    wf.workflow = "Workflow::\"support-reply\"";
     char *tok = NULL;
     mandate_token_error e;
     mandate_diag d;
