@@ -127,6 +127,7 @@ static enum MHD_Result send_error(mandate_server *s, struct MHD_Connection *conn
 typedef struct hdr_count {
     unsigned n;
     size_t bytes;
+    unsigned content_length, transfer_encoding; /* how many of each */
 } hdr_count;
 
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -135,6 +136,8 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
     hdr_count *h = cls;
     h->n++;
     h->bytes += strlen(key) + (value ? strlen(value) : 0);
+    h->content_length += !strcasecmp(key, "Content-Length");
+    h->transfer_encoding += !strcasecmp(key, "Transfer-Encoding");
     return MHD_YES;
 }
 
@@ -260,6 +263,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                      h.bytes, s->o.max_header_bytes);
             return send_error(s, conn, 431, "headers_too_large", msg);
         }
+        /* One way to give the body's length: libmicrohttpd takes the first of two
+         * Content-Length headers, and chunked over a Content-Length; a proxy in front may read
+         * them otherwise (request smuggling). RFC 9112 6.3: reject. */
+        if (h.content_length > 1 || h.transfer_encoding > 1 ||
+            (h.content_length && h.transfer_encoding))
+            return send_error(s, conn, 400, "ambiguous_length",
+                              "the request gives its body's length more than once (two "
+                              "Content-Length or Transfer-Encoding headers, or both kinds)");
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
             char *end = NULL;

@@ -110,6 +110,13 @@ def endless():
 sent = endless()
 check(sent < 8000 * max_body, "an endless chunked body is cut off after %d bytes" % sent)
 healthy("large bodies")
+# ---- the body's length given twice (request smuggling behind a proxy): 400 ----
+st, body = raw(request("POST", "/v1/authorize", AUTHZ, [("Content-Length", "5")]))
+check(st == 400 and code(body) == "ambiguous_length", "two Content-Length headers get 400 (%s)" % st)
+st, body = raw(request("POST", "/v1/authorize", AUTHZ, [("Transfer-Encoding", "chunked")]))
+check(st == 400 and code(body) == "ambiguous_length",
+      "Content-Length with Transfer-Encoding gets 400 (%s)" % st)
+healthy("ambiguous lengths")
 
 # ---- header count: the request line's headers are Host + Authorization + Content-Length? no: GET ----
 base = 2  # Host, Authorization
