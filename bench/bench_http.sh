@@ -81,17 +81,8 @@ echo "mandate serve: $THREADS threads, wrk -t$WRK_THREADS -c$CONNS -d${DURATION}
      "decisions recorded in the ledger (durable before each response)"
 metrics() { curl -s -H "Authorization: Bearer $KEY" "$URL/metrics" >"$1"; }
 metrics "$WORK/metrics0"
-# The server's CPU time (user, system) and ledger size before and after the runs.
-read -r UTICKS0 STICKS0 < <(cpu_ticks)
-SIZE0=$(ledger_size)
 export KEY BODIES=$WORK/bodies.jsonl
-bench_wrk "$WORK/bodies.lua"
-read -r UTICKS1 STICKS1 < <(cpu_ticks)
-ENTRIES=$(ledger_size)
-python3 -c 'import sys; u, s, n, hz = (int(x) for x in sys.argv[1:]); print(
-    "server CPU during the runs: %.1f µs per decision (user %.1f + system %.1f, %d decisions)"
-    % ((u + s) * 1e6 / hz / n, u * 1e6 / hz / n, s * 1e6 / hz / n, n))' \
-    "$((UTICKS1 - UTICKS0))" "$((STICKS1 - STICKS0))" "$((ENTRIES - SIZE0))" "$(getconf CLK_TCK)"
+bench_wrk_cpu "$WORK/bodies.lua"
 metrics "$WORK/metrics1"
 python3 - "$WORK/metrics0" "$WORK/metrics1" <<'PY'
 import re, sys

@@ -54,18 +54,11 @@ bench_lua_result >>"$WORK/body.lua"
 
 echo "mandate serve: $THREADS threads, wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s, token requests" \
      "(agent path), decisions recorded in the ledger (durable before each response)"
-read -r U0 S0 < <(cpu_ticks)
-SIZE0=$(ledger_size)
 export KEY BODY=$WORK/body.json
-bench_wrk "$WORK/body.lua"
-read -r U1 S1 < <(cpu_ticks)
-ENTRIES=$(ledger_size)
-python3 - "$WORK/results" "$((U1 - U0))" "$((S1 - S0))" "$((ENTRIES - SIZE0))" "$(getconf CLK_TCK)" <<'PY'
+bench_wrk_cpu "$WORK/body.lua"
+python3 - "$WORK/results" <<'PY'
 import re, statistics, sys
 rows = [dict(re.findall(r"(\w+)=([\d.]+)", l)) for l in open(sys.argv[1])]
-u, s, n, hz = (int(x) for x in sys.argv[2:])
-print("server CPU during the runs: %.1f µs per decision (user %.1f + system %.1f, %d decisions)"
-      % ((u + s) * 1e6 / hz / n, u * 1e6 / hz / n, s * 1e6 / hz / n, n))
 med = lambda k: statistics.median(float(r[k]) for r in rows)
 errs = sum(int(r["errors"]) + int(r["non2xx"]) for r in rows)
 print("agent decisions/s %.0f  p50 %.2f ms  p99 %.2f ms  errors %d" % (med("rps"), med("p50"), med("p99"), errs))

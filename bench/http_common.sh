@@ -1,8 +1,9 @@
 # http_common.sh: what bench_http.sh and bench_http_agent.sh share (sourced, not run): wrk and the
 # mandate binary when missing, a scratch directory removed at exit with the server stopped, the
-# server started on a free port, and its CPU ticks and ledger size.
+# server started on a free port, its CPU ticks and ledger size, and wrk runs with the server CPU
+# per decision they cost (bench_wrk_cpu).
 # Expects ROOT and BIN (and RUNS, CONNS, DURATION, WRK_THREADS for bench_wrk); sets WORK, then
-# PID and URL (bench_serve).
+# PID and URL (bench_serve), and ENTRIES (bench_wrk_cpu).
 
 bench_setup() {
     if ! command -v wrk >/dev/null; then
@@ -64,4 +65,20 @@ bench_wrk() {
         wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$1" "$URL" |
             grep '^RESULT' | tee -a "$WORK/results"
     done
+}
+
+# bench_wrk_cpu LUA: bench_wrk, then one line of the server's CPU time per decision during the
+# runs (user and system, from /proc; decisions counted by the ledger's growth). Sets ENTRIES to
+# the ledger's size after the runs.
+bench_wrk_cpu() {
+    local u0 s0 u1 s1 size0
+    read -r u0 s0 < <(cpu_ticks)
+    size0=$(ledger_size)
+    bench_wrk "$1"
+    read -r u1 s1 < <(cpu_ticks)
+    ENTRIES=$(ledger_size)
+    python3 -c 'import sys; u, s, n, hz = (int(x) for x in sys.argv[1:]); print(
+    "server CPU during the runs: %.1f µs per decision (user %.1f + system %.1f, %d decisions)"
+    % ((u + s) * 1e6 / hz / n, u * 1e6 / hz / n, s * 1e6 / hz / n, n))' \
+        "$((u1 - u0))" "$((s1 - s0))" "$((ENTRIES - size0))" "$(getconf CLK_TCK)"
 }

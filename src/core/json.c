@@ -654,11 +654,17 @@ typedef struct dump_member {
     json_t *value;
 } dump_member;
 
+/* Object keys in the order of sorted output: bytewise, a prefix first. */
+static int key_cmp(const char *a, size_t na, const char *b, size_t nb)
+{
+    int c = memcmp(a, b, na < nb ? na : nb);
+    return c ? c : (na > nb) - (na < nb);
+}
+
 static int member_cmp(const void *x, const void *y)
 {
     const dump_member *a = x, *b = y;
-    int c = memcmp(a->key, b->key, a->len < b->len ? a->len : b->len);
-    return c ? c : (a->len > b->len) - (a->len < b->len);
+    return key_cmp(a->key, a->len, b->key, b->len);
 }
 
 static int dump_value(const json_t *j, md_buf *out, unsigned depth);
@@ -827,9 +833,7 @@ int md_jobj_finish(md_jobj *o, md_buf *out)
         size_t at = k;
         for (; at > 0; at--) {
             const size_t p = order[at - 1];
-            size_t l = o->m[p].key_len < o->m[k].key_len ? o->m[p].key_len : o->m[k].key_len;
-            int c = memcmp(o->m[p].key, o->m[k].key, l);
-            if (c < 0 || (c == 0 && o->m[p].key_len <= o->m[k].key_len))
+            if (key_cmp(o->m[p].key, o->m[p].key_len, o->m[k].key, o->m[k].key_len) <= 0)
                 break;
             order[at] = p;
         }
