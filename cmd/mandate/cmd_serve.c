@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cmd.h"
 #include "mandate/mandate.h"
@@ -15,7 +16,9 @@ static void serve_usage(FILE *f)
             "Serves the HTTP API (docs/server.md, docs/openapi.yaml) over a data directory made\n"
             "by 'mandate init'. Flags override the configuration file, whose lines are\n"
             "'key = value' with the flag names below (without --). Stops on SIGTERM or SIGINT\n"
-            "after finishing the requests in flight.\n\n"
+            "after finishing the requests in flight. Every 5xx answer, and what clients are\n"
+            "not told (why token requests are denied, a key store failure before a caller is\n"
+            "authenticated), is logged on stderr with the time.\n\n"
             "  --config FILE            configuration file\n"
             "  --data DIR               data directory (default: $MANDATE_DATA)\n"
             "  --listen ADDR            address to listen on (default 127.0.0.1)\n"
@@ -40,6 +43,18 @@ static void serve_usage(FILE *f)
             "  --record-decisions BOOL  append decisions to the ledger (default true)\n"
             "  --key-cache-ms MS        cache verified API keys (default 1000; 0 = off): a key\n"
             "                           revoked with 'mandate key revoke' stops within MS\n");
+}
+
+/* The server's log: one line on stderr, prefixed with the UTC time. */
+static void log_line(void *arg, const char *line)
+{
+    (void)arg;
+    char when[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || !strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        when[0] = 0;
+    fprintf(stderr, "%s mandate: %s\n", when, line);
 }
 
 int cmd_serve(int argc, char **argv)
@@ -88,6 +103,7 @@ int cmd_serve(int argc, char **argv)
         goto usage_fail;
     }
 
+    cfg.opts.log = log_line;
     /* Block the stop signals in every thread; this one waits for them. */
     sigset_t set;
     sigemptyset(&set);

@@ -52,6 +52,11 @@ typedef struct mandate_server_opts {
     int key_cache_ms;           /* cache verified API keys this long; 0 = 1000, negative = no
                                  * cache (a key revoked elsewhere works until its entry expires) */
     int event_loop;             /* MANDATE_SERVER_POLL (0, default) or MANDATE_SERVER_EPOLL */
+    /* The operator's log (may be NULL): one line, without a newline, for every 5xx answer and
+     * for what a client is not told (an unauthenticated caller's store error, why the agent path
+     * is unavailable). Called from any thread, possibly at once from several. */
+    void (*log)(void *log_arg, const char *line);
+    void *log_arg;
 } mandate_server_opts;
 
 /* How the worker threads wait for their connections. poll: no system calls to suspend and resume
@@ -63,6 +68,9 @@ enum { MANDATE_SERVER_POLL = 0, MANDATE_SERVER_EPOLL = 1 };
 int mandate_server_open(mandate_server **out, const mandate_server_opts *opts, mandate_diag *diag);
 /* Starts listening; returns once the socket is bound. */
 int mandate_server_start(mandate_server *s, mandate_diag *diag);
+/* Why token requests are denied (the registry refused the schema, entities or policies at
+ * open), or NULL when the agent path works. Public /healthz only says "unavailable". */
+const char *mandate_server_agent_path_error(const mandate_server *s);
 /* The bound port (useful with port 0), 0 when not started. */
 unsigned mandate_server_port(const mandate_server *s);
 /* Stops accepting, finishes requests in flight, stops the threads. Idempotent. */

@@ -7,13 +7,15 @@
 
 #include "http/http.h"
 
+/* Public: says whether the agent path works, not why (that names files and settings); the reason
+ * is in GET /v1/policies and the operator's log. */
 int md_api_healthz(mandate_server *s, const md_http_req *rq, const md_http_ctx *c, md_http_resp *rs)
 {
     md_http_snapshot *snap = md_http_snapshot_acquire(s);
     json_t *j = json_pack("{s:s,s:I,s:I,s:s}", "status", "ok", "ledger_size",
                           (json_int_t)mandate_ledger_size(s->ledger), "policies_version",
                           (json_int_t)snap->version, "agent_path",
-                          s->registry_error[0] ? s->registry_error : "ok");
+                          s->registry_error[0] ? "unavailable" : "ok");
     md_http_snapshot_release(snap);
     return md_http_json(rs, 200, j);
 }

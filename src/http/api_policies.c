@@ -30,9 +30,10 @@ int md_api_policies_get(mandate_server *s, const md_http_req *rq, const md_http_
                         md_http_resp *rs)
 {
     md_http_snapshot *snap = md_http_snapshot_acquire(s);
-    json_t *j = json_pack("{s:I,s:s,s:I,s:o,s:s%}", "version", (json_int_t)snap->version, "sha256",
-                          snap->sha256, "count", (json_int_t)snap->ps->n, "ids", policy_names(snap),
-                          "policies", snap->text, snap->text_len);
+    json_t *j = json_pack("{s:I,s:s,s:I,s:o,s:s%,s:s}", "version", (json_int_t)snap->version,
+                          "sha256", snap->sha256, "count", (json_int_t)snap->ps->n, "ids",
+                          policy_names(snap), "policies", snap->text, snap->text_len, "agent_path",
+                          s->registry_error[0] ? s->registry_error : "ok");
     md_http_snapshot_release(snap);
     return md_http_json(rs, 200, j);
 }

@@ -148,6 +148,8 @@ typedef struct md_http_resp {
     size_t n_decisions;            /* authorize: decisions in this response (for metrics) */
     size_t n_allow, n_deny, n_err; /* counted into metrics when settled */
     int64_t t_start_ns;            /* monotonic start, for the latency histogram */
+    const char *route_method;      /* the route's method and path pattern (static), for the */
+    const char *route_path;        /* operator's log; NULL before routing */
 } md_http_resp;
 
 /* The request context a handler gets: the caller's identity and the parsed JSON body. */
@@ -213,6 +215,8 @@ int md_http_snapshot_new(mandate_server *s, const char *text, size_t len, uint64
 int md_http_load(mandate_server *s, md_diag *d);
 void md_http_unload(mandate_server *s);
 void md_http_observe(mandate_server *s, const md_http_resp *rs);
+/* One line to the operator's log (opts.log), when there is one. */
+void md_http_log(mandate_server *s, const char *fmt, ...) MD_PRINTF(2, 3);
 
 /* api_agent.c: one request that carries a delegation token, decided by
  * mandate_agent_authorize_submit; appends the decision object to out (unchanged on an error),

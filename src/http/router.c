@@ -371,11 +371,17 @@ void md_http_admin_cache_free(mandate_server *s)
     }
 }
 
-static void count_status(mandate_server *s, int status)
+/* Counts the answer by class; a 5xx also goes to the operator's log with what the client got. */
+static void answered(mandate_server *s, const md_http_resp *rs)
 {
-    int cls = status / 100;
+    int cls = rs->status / 100;
     if (cls >= 1 && cls <= 5)
         atomic_fetch_add(&s->m.status[cls], 1);
+    if (cls == 5)
+        md_http_log(s, "%s %s: %d %.*s", rs->route_method ? rs->route_method : "-",
+                    rs->route_path ? rs->route_path : "-", rs->status,
+                    rs->body ? (int)(rs->body_len > 800 ? 800 : rs->body_len) : 0,
+                    rs->body ? rs->body : "");
 }
 
 void md_http_handle(mandate_server *s, const md_http_req *rq, md_http_resp *rs)
@@ -410,10 +416,12 @@ void md_http_handle(mandate_server *s, const md_http_req *rq, md_http_resp *rs)
         } else {
             md_http_error(rs, 404, "not_found", "no route for %s %s", rq->method, rq->path);
         }
-        count_status(s, rs->status);
+        answered(s, rs);
         return;
     }
     rs->is_authorize = route->fn == md_api_authorize;
+    rs->route_method = route->method;
+    rs->route_path = route->path;
     md_http_ctx c = {.path_arg = arg};
     char identity[MD_KEY_MAX_IDENTITY + 1];
     if (route->api_action) {
@@ -434,7 +442,11 @@ void md_http_handle(mandate_server *s, const md_http_req *rq, md_http_resp *rs)
             md_http_error(rs, 401, "unauthenticated", "%s", d.msg);
             goto done;
         } else if (rc) {
-            md_http_error(rs, 503, "store_unavailable", "cannot check the API key: %s", d.msg);
+            /* The caller is not authenticated yet: the cause (a database error, its path) goes
+             * to the operator's log only. */
+            md_http_log(s, "%s %s: cannot check an API key: %s", route->method, route->path, d.msg);
+            md_http_error(rs, 503, "store_unavailable",
+                          "cannot check the API key now; the server's log has the cause");
             goto done;
         }
         /* Canonical spelling, and a registered identity that is suspended or departed: its
@@ -510,7 +522,7 @@ void md_http_handle(mandate_server *s, const md_http_req *rq, md_http_resp *rs)
     json_decref(c.body);
 done:
     if (!rs->pending)
-        count_status(s, rs->status);
+        answered(s, rs);
 }
 
 void md_http_hold(md_http_resp *rs, uint64_t ticket)
@@ -524,7 +536,7 @@ void md_http_settle_durable(mandate_server *s, md_http_resp *rs)
 {
     if (rs->pending) {
         rs->pending = false;
-        count_status(s, rs->status);
+        answered(s, rs);
     }
     md_http_observe(s, rs);
 }

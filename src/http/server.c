@@ -418,8 +418,15 @@ MD_EXPORT int mandate_server_open(mandate_server **out, const mandate_server_opt
         mandate_server_close(s);
         return rc;
     }
+    if (s->registry_error[0])
+        md_http_log(s, "token requests will be denied: %s", s->registry_error);
     *out = s;
     return 0;
+}
+
+MD_EXPORT const char *mandate_server_agent_path_error(const mandate_server *s)
+{
+    return s && s->registry_error[0] ? s->registry_error : NULL;
 }
 
 MD_EXPORT int mandate_server_start(mandate_server *s, mandate_diag *diag)

@@ -4,6 +4,7 @@
  * snapshot swapped by PUT /v1/policies, and the metrics counters (http.h).
  */
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -376,4 +377,16 @@ void md_http_observe(mandate_server *s, const md_http_resp *rs)
     atomic_fetch_add(&s->m.buckets[b], 1);
     atomic_fetch_add(&s->m.latency_us_sum, (uint64_t)(dt / 1000));
     atomic_fetch_add(&s->m.latency_count, 1);
+}
+
+void md_http_log(mandate_server *s, const char *fmt, ...)
+{
+    if (!s->o.log)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    s->o.log(s->o.log_arg, line);
 }

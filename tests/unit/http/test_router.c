@@ -16,6 +16,7 @@
 
 #include "http/http.h"
 #include "ledger/ledger_int.h"
+#include "store/keys_store.h"
 #include "store/store.h"
 #include "mandate/mandate.h"
 
@@ -1116,6 +1117,81 @@ static void test_fail_closed(void **state)
     md_store_sqlite_fail_commits(md_ledger_writer_store(srv->ledger), 0);
 }
 
+/* ---- the operator's log, and what unauthenticated callers are not told ---- */
+
+static char logged[8192];
+
+static void capture(void *arg, const char *line)
+{
+    (void)arg;
+    size_t n = strlen(logged);
+    snprintf(logged + n, sizeof logged - n, "%s\n", line);
+}
+
+static int broken_get(md_keys *k, const char *id, char *identity, uint8_t hash[32], md_diag *d)
+{
+    (void)k, (void)id, (void)identity, (void)hash;
+    return md_diag_set(d, MANDATE_ESTORE, 0, 0, "database '/srv/secret/mandate.db' is locked");
+}
+
+static void test_operator_log(void **state)
+{
+    logged[0] = 0;
+    srv->o.log = capture;
+    int st;
+    /* A key store failure before the caller is authenticated: 503, the cause in the log only. */
+    const md_keys_ops *ops = srv->keys->ops;
+    md_keys_ops broken = *ops;
+    broken.get = broken_get;
+    srv->keys->ops = &broken;
+    json_t *j = call("GET", "/v1/policies", NULL, key_bob, NULL, &st, NULL);
+    srv->keys->ops = ops;
+    assert_int_equal(st, 503);
+    assert_string_equal(err_code(j), "store_unavailable");
+    char *text = json_dumps(j, 0);
+    assert_null(strstr(text, "/srv/secret"));
+    free(text);
+    json_decref(j);
+    assert_non_null(strstr(logged, "GET /v1/policies: cannot check an API key: database "
+                                   "'/srv/secret/mandate.db' is locked"));
+    assert_non_null(strstr(logged, "GET /v1/policies: 503 "));
+
+    /* The agent path refused at open: /healthz says so without the reason; an administrator
+     * reads it in GET /v1/policies; a token request's 500 is logged. */
+    static const char why[] = "the registry refused the schema: /srv/secret/schema.cedarschema";
+    snprintf(srv->registry_error, sizeof srv->registry_error, "%s", why);
+    assert_string_equal(mandate_server_agent_path_error(srv), why);
+    j = call("GET", "/healthz", NULL, NULL, NULL, &st, NULL);
+    assert_int_equal(st, 200);
+    assert_string_equal(json_string_value(json_object_get(j, "agent_path")), "unavailable");
+    json_decref(j);
+    j = call("GET", "/v1/policies", NULL, key_alice, NULL, &st, NULL);
+    assert_int_equal(st, 200);
+    assert_string_equal(json_string_value(json_object_get(j, "agent_path")), why);
+    json_decref(j);
+    logged[0] = 0;
+    j = call("POST", "/v1/authorize", NULL, key_agent,
+             "{\"action\":\"Action::\\\"draft_reply\\\"\",\"resource\":"
+             "\"Ticket::\\\"T-1001\\\"\",\"token\":\"a.b.c\"}",
+             &st, NULL);
+    srv->registry_error[0] = 0;
+    assert_int_equal(st, 500);
+    assert_string_equal(json_string_value(json_object_get(j, "decision")), "deny");
+    json_decref(j);
+    assert_non_null(strstr(logged, "POST /v1/authorize: 500 "));
+    assert_null(mandate_server_agent_path_error(srv));
+    j = call("GET", "/v1/policies", NULL, key_alice, NULL, &st, NULL);
+    assert_string_equal(json_string_value(json_object_get(j, "agent_path")), "ok");
+    json_decref(j);
+    /* 4xx answers are the client's business, not the operator's. */
+    logged[0] = 0;
+    j = call("GET", "/v1/policies", NULL, "mdk_nope", NULL, &st, NULL);
+    assert_int_equal(st, 401);
+    json_decref(j);
+    assert_string_equal(logged, "");
+    srv->o.log = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1135,6 +1211,7 @@ int main(void)
         cmocka_unit_test(test_accountability_routes),
         cmocka_unit_test(test_inactive_callers),
         cmocka_unit_test(test_fail_closed),
+        cmocka_unit_test(test_operator_log),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
