@@ -168,6 +168,13 @@ int mandate_registry_redelegate(mandate_registry *r, const char *parent, const c
  * next decision. Idempotent; a ledger entry (type revocation) the first time. */
 int mandate_registry_revoke(mandate_registry *r, const char *jti_or_token, const char *actor,
                             const char *reason, mandate_diag *diag);
+/* Whether actor is a party to a delegation and so may revoke it without a wider right: 0 when
+ * token (compact, signed by this registry's key ring; expired or revoked ones too) names actor as
+ * one of its delegators (the human at its root, an agent that re-delegated it) or its agent is
+ * owned by actor; MANDATE_EDENIED when not, and for a bare jti (who issued it is not known
+ * without the token); MANDATE_EINVAL when token is not a delegation signed here. */
+int mandate_registry_revoke_party(mandate_registry *r, const char *jti_or_token, const char *actor,
+                                  mandate_diag *diag);
 /* The public keys that verify delegations, as a JWKS document; owned. */
 int mandate_registry_jwks(mandate_registry *r, char **json_out, mandate_diag *diag);
 

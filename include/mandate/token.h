@@ -261,6 +261,13 @@ int mandate_token_verify(mandate_token_service *s, const char *token, size_t len
                          const mandate_token_verify_args *args, mandate_token **out,
                          mandate_token_error *err);
 
+/* Checks only that a token was signed by the key ring and that its claims are well formed, so
+ * that who it names can be trusted; nothing about whether it may be used (time, revocation, uses,
+ * principals, parents). For deciding who may revoke it. Not cached; the claims have no
+ * ancestors. Returns as mandate_token_verify. */
+int mandate_token_inspect(mandate_token_service *s, const char *token, size_t len,
+                          mandate_token **out, mandate_token_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -318,7 +318,6 @@ int md_api_delegations_issue(mandate_server *s, const md_http_req *rq, const md_
 int md_api_delegations_revoke(mandate_server *s, const md_http_req *rq, const md_http_ctx *c,
                               md_http_resp *rs)
 {
-    (void)rq;
     static const char *const keys[] = {"delegation", "reason"};
     const char *what = NULL, *reason = NULL;
     if (!only_keys(c->body, keys, MD_ARRAY_LEN(keys), rs) ||
@@ -326,8 +325,19 @@ int md_api_delegations_revoke(mandate_server *s, const md_http_req *rq, const md
         return rs->status;
     if (!what)
         return md_http_error(rs, 400, "invalid", "'delegation' (a jti or a token) is required");
+    /* delegations.revoke alone covers the caller's own delegations (a cheap denial of service
+     * between users otherwise); delegations.revoke_any covers every one. */
+    bool any = false;
+    md_diag ad = {0};
+    if (md_http_admin_allows(s, rq->arena, c->identity, "delegations.revoke_any", &any, &ad))
+        return md_http_error(rs, 500, "internal", "cannot check what '%s' may do: %s", c->identity,
+                             ad.msg[0] ? ad.msg : mandate_strerror(ad.code));
     mandate_diag d = {0};
-    int rc = mandate_registry_revoke(s->registry, what, c->identity, reason, &d);
+    int rc = any ? 0 : mandate_registry_revoke_party(s->registry, what, c->identity, &d);
+    if (rc == MANDATE_EDENIED)
+        return md_http_error(rs, 403, "forbidden", "%s", d.message);
+    if (!rc)
+        rc = mandate_registry_revoke(s->registry, what, c->identity, reason, &d);
     if (rc)
         return md_http_error_for(rs, rc, d.message);
     return md_http_json(rs, 200, json_pack("{s:b}", "revoked", 1));

@@ -215,6 +215,10 @@ int md_http_snapshot_new(mandate_server *s, const char *text, size_t len, uint64
 int md_http_load(mandate_server *s, md_diag *d);
 void md_http_unload(mandate_server *s);
 void md_http_observe(mandate_server *s, const md_http_resp *rs);
+/* Whether the admin policies let identity perform api_action (a string constant: the cache
+ * compares its address). */
+int md_http_admin_allows(mandate_server *s, md_arena *a, const char *identity,
+                         const char *api_action, bool *allowed, md_diag *d);
 /* One line to the operator's log (opts.log), when there is one. */
 void md_http_log(mandate_server *s, const char *fmt, ...) MD_PRINTF(2, 3);
 

@@ -339,8 +339,8 @@ static int caller_of(mandate_server *s, md_arena *a, char identity[MD_KEY_MAX_ID
     return rc;
 }
 
-static int admin_allows(mandate_server *s, md_arena *a, const char *identity,
-                        const char *api_action, bool *allowed, md_diag *d)
+int md_http_admin_allows(mandate_server *s, md_arena *a, const char *identity,
+                         const char *api_action, bool *allowed, md_diag *d)
 {
     md_http_admin_cached *c = &s->admin_cache[admin_slot(identity, api_action)];
     pthread_mutex_lock(&s->admin_mu);
@@ -469,7 +469,7 @@ void md_http_handle(mandate_server *s, const md_http_req *rq, md_http_resp *rs)
         }
         bool allowed = false;
         md_diag_clear(&d);
-        if ((rc = admin_allows(s, rq->arena, identity, route->api_action, &allowed, &d))) {
+        if ((rc = md_http_admin_allows(s, rq->arena, identity, route->api_action, &allowed, &d))) {
             md_http_error(rs, 500, "internal", "cannot check what '%s' may do: %s", identity,
                           d.msg[0] ? d.msg : mandate_strerror(rc));
             goto done;

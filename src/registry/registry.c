@@ -2014,6 +2014,48 @@ MD_EXPORT int mandate_registry_revoke(mandate_registry *r, const char *what, con
     return finish(diag, &d, rc);
 }
 
+MD_EXPORT int mandate_registry_revoke_party(mandate_registry *r, const char *what,
+                                            const char *actor, mandate_diag *diag)
+{
+    md_diag d = {0};
+    if (!r || !what || !actor)
+        return finish(diag, &d, MANDATE_EINVAL);
+    if (!(strchr(what, '.') && strchr(strchr(what, '.') + 1, '.')))
+        return finish(diag, &d,
+                      md_diag_set(&d, MANDATE_EDENIED, 0, 0,
+                                  "'%s' may revoke by jti only with the right to revoke any "
+                                  "delegation; present the delegation's token instead",
+                                  actor));
+    mandate_token *t = NULL;
+    mandate_token_error te = {0};
+    if (mandate_token_inspect(r->ts, what, strlen(what), &t, &te)) {
+        int rc = te.reason == MANDATE_TOKEN_INTERNAL ? MANDATE_ENOMEM : MANDATE_EINVAL;
+        return finish(diag, &d,
+                      md_diag_set(&d, rc, 0, 0, "not a delegation signed here: %s", te.message));
+    }
+    const mandate_token_claims *c = mandate_token_get_claims(t);
+    md_arena *a = md_arena_new();
+    const char *who = NULL;
+    int rc = a ? md_reg_canonical(a, 0, actor, &who, &d) : MANDATE_ENOMEM;
+    bool party = false;
+    for (size_t i = 0; !rc && !party && i < c->n_delegators; i++)
+        party = !strcmp(c->delegators[i], who);
+    md_snapshot *s = NULL;
+    if (!rc && !party && !(rc = md_registry_acquire(r, &s, &d))) {
+        const md_reg_principal *agent = md_snapshot_find(s, c->sub);
+        party = agent && agent->owner && !strcmp(agent->owner, who);
+        md_snapshot_release(s);
+    }
+    if (!rc && !party)
+        rc = md_diag_set(&d, MANDATE_EDENIED, 0, 0,
+                         "'%s' neither delegated '%s' (nor anything it was re-delegated from) nor "
+                         "owns '%s'",
+                         who, c->jti, c->sub);
+    md_arena_free(a);
+    mandate_token_free(t);
+    return finish(diag, &d, rc);
+}
+
 MD_EXPORT int mandate_registry_jwks(mandate_registry *r, char **json_out, mandate_diag *diag)
 {
     md_diag d = {0};

@@ -1212,9 +1212,9 @@ static int finish(mandate_token_service *s, shared_token *sh, int64_t now, manda
     return 0;
 }
 
-MD_EXPORT int mandate_token_verify(mandate_token_service *s, const char *token, size_t len,
-                                   const mandate_token_verify_args *args, mandate_token **out,
-                                   mandate_token_error *err)
+/* The start of verify and inspect: clears err and *out, checks the arguments. */
+static int begin_check(const mandate_token_service *s, const char *token, mandate_token **out,
+                       mandate_token_error *err)
 {
     if (err) {
         err->reason = MANDATE_TOKEN_OK;
@@ -1224,6 +1224,29 @@ MD_EXPORT int mandate_token_verify(mandate_token_service *s, const char *token, 
         *out = NULL;
     if (!s || !token || !out)
         return reject(err, MANDATE_TOKEN_INVALID_REQUEST, "%s", "missing argument");
+    return 0;
+}
+
+/* A new shared token (one reference, an empty arena), or NULL when out of memory. */
+static shared_token *shared_new(void)
+{
+    shared_token *sh = calloc(1, sizeof *sh);
+    if (sh && !(sh->arena = md_arena_new())) {
+        free(sh);
+        return NULL;
+    }
+    if (sh)
+        atomic_init(&sh->refs, 1);
+    return sh;
+}
+
+MD_EXPORT int mandate_token_verify(mandate_token_service *s, const char *token, size_t len,
+                                   const mandate_token_verify_args *args, mandate_token **out,
+                                   mandate_token_error *err)
+{
+    int rc = begin_check(s, token, out, err);
+    if (rc)
+        return rc;
     mandate_token_verify_args none = {0};
     if (!args)
         args = &none;
@@ -1237,14 +1260,10 @@ MD_EXPORT int mandate_token_verify(mandate_token_service *s, const char *token, 
     if (sh)
         return finish(s, sh, now, out, err);
 
-    sh = calloc(1, sizeof *sh);
-    if (!sh || !(sh->arena = md_arena_new())) {
-        free(sh);
+    if (!(sh = shared_new()))
         return reject(err, MANDATE_TOKEN_INTERNAL, "%s", "out of memory");
-    }
-    atomic_init(&sh->refs, 1);
     parse_ctx p = {s, sh->arena, err, ""};
-    int rc = parse_token(&p, token, len, &sh->c, &sh->gen);
+    rc = parse_token(&p, token, len, &sh->c, &sh->gen);
     /* the chain: each parent is verified and the child checked against it */
     const char *anc[MANDATE_TOKEN_HARD_MAX_DEPTH];
     uint64_t anc_max[MANDATE_TOKEN_HARD_MAX_DEPTH];
@@ -1295,6 +1314,31 @@ MD_EXPORT int mandate_token_verify(mandate_token_service *s, const char *token, 
     }
     cache_put(s, sh, h);
     return finish(s, sh, now, out, err);
+}
+
+MD_EXPORT int mandate_token_inspect(mandate_token_service *s, const char *token, size_t len,
+                                    mandate_token **out, mandate_token_error *err)
+{
+    int rc = begin_check(s, token, out, err);
+    if (rc)
+        return rc;
+    shared_token *sh = shared_new();
+    mandate_token *t = sh ? malloc(sizeof *t) : NULL;
+    if (!t) {
+        shared_unref(sh);
+        return reject(err, MANDATE_TOKEN_INTERNAL, "%s", "out of memory");
+    }
+    parse_ctx p = {s, sh->arena, err, ""};
+    rc = parse_token(&p, token, len, &sh->c, &sh->gen);
+    if (rc) {
+        shared_unref(sh);
+        free(t);
+        return rc;
+    }
+    t->sh = sh;
+    t->c = sh->c;
+    *out = t;
+    return 0;
 }
 
 /* ---- issuing ---- */

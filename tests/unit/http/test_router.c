@@ -915,9 +915,24 @@ static void test_registry_routes(void **state)
     j = postf("/v1/authorize", key_drafter, &st, draft, tok);
     assert_string_equal(jstr_at(j, "decision"), "allow");
     json_decref(j);
-    /* Revocation. */
+    /* Revocation: not by the agent; not by bob, who is no party to it and has only
+     * delegations.revoke (by token or by jti); alice is an admin (delegations.revoke_any). */
     j = postf("/v1/delegations/revoke", key_drafter, &st, "{\"delegation\":\"%s\"}", tok);
     assert_int_equal(st, 403);
+    json_decref(j);
+    j = postf("/v1/delegations/revoke", key_bob, &st, "{\"delegation\":\"%s\"}", tok);
+    assert_int_equal(st, 403);
+    assert_string_equal(err_code(j), "forbidden");
+    assert_non_null(strstr(jstr_at(json_object_get(j, "error"), "message"), "neither delegated"));
+    json_decref(j);
+    j = postf("/v1/delegations/revoke", key_bob, &st, "{\"delegation\":\"%s\"}", "some-jti");
+    assert_int_equal(st, 403);
+    json_decref(j);
+    j = postf("/v1/delegations/revoke", key_bob, &st, "{\"delegation\":\"%s\"}", "a.b.c");
+    assert_int_equal(st, 400);
+    json_decref(j);
+    j = postf("/v1/authorize", key_drafter, &st, draft, tok);
+    assert_string_equal(jstr_at(j, "decision"), "allow");
     json_decref(j);
     j = postf("/v1/delegations/revoke", key_alice, &st, "{\"delegation\":\"%s\",\"reason\":\"x\"}",
               tok);

@@ -1042,6 +1042,40 @@ static void test_redelegation_shares_uses(void **state)
     free(root);
 }
 
+/* Who may revoke with delegations.revoke alone: a party to the delegation, proven by its token. */
+static void test_revoke_party(void **state)
+{
+    fx *f = *state;
+    mandate_registry *r = f->r;
+    const char *rd = "Action::\"read\"";
+    char *root = delegate(r, "Human::\"alice\"", "Agent::\"helper\"", rd, "Ticket", NULL, 5);
+    char *kid = redelegate(r, root, "Agent::\"bobbot\"", rd, "Ticket::\"9\"");
+    mandate_diag d;
+    assert_int_equal(mandate_registry_revoke_party(r, root, "Human::\"alice\"", &d), 0);
+    assert_int_equal(mandate_registry_revoke_party(r, root, "Human :: \"alice\"", &d), 0);
+    assert_int_equal(mandate_registry_revoke_party(r, root, "Human::\"bob\"", &d), MANDATE_EDENIED);
+    assert_non_null(strstr(d.message, "neither delegated"));
+    /* The child: the human at the root, the agent that re-delegated it, the child agent's owner. */
+    assert_int_equal(mandate_registry_revoke_party(r, kid, "Human::\"alice\"", &d), 0);
+    assert_int_equal(mandate_registry_revoke_party(r, kid, "Agent::\"helper\"", &d), 0);
+    assert_int_equal(mandate_registry_revoke_party(r, kid, "Human::\"bob\"", &d), 0);
+    assert_int_equal(mandate_registry_revoke_party(r, kid, "Human::\"dave\"", &d), MANDATE_EDENIED);
+    assert_int_equal(mandate_registry_revoke_party(r, kid, "Agent::\"bobbot\"", &d),
+                     MANDATE_EDENIED);
+    /* A bare jti proves nothing; nor does a token with a broken signature. */
+    assert_int_equal(mandate_registry_revoke_party(r, "some-jti", "Human::\"alice\"", &d),
+                     MANDATE_EDENIED);
+    size_t n = strlen(root);
+    root[n - 2] = root[n - 2] == 'A' ? 'B' : 'A';
+    assert_int_equal(mandate_registry_revoke_party(r, root, "Human::\"alice\"", &d),
+                     MANDATE_EINVAL);
+    assert_non_null(strstr(d.message, "not a delegation signed here"));
+    assert_int_equal(mandate_registry_revoke_party(r, "a.b.c", "Human::\"alice\"", &d),
+                     MANDATE_EINVAL);
+    free(kid);
+    free(root);
+}
+
 static void test_registry_model(void **state)
 {
     fx *f = *state;
@@ -1128,6 +1162,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refresh_error_stays_stale, setup, teardown),
         cmocka_unit_test(test_read_only_without_gen_file),
         cmocka_unit_test_setup_teardown(test_redelegation_shares_uses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoke_party, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
