@@ -767,6 +767,21 @@ static const char *jstr_at(json_t *j, const char *k)
     return json_string_value(json_object_get(j, k));
 }
 
+/* POST /v1/delegations/revoke of what (a token or a jti) with key; asserts the status and
+ * returns the error code ("" when none). */
+static const char *revoke_as(const char *key, const char *what, int want)
+{
+    static char code[64];
+    int st;
+    json_t *j = postf("/v1/delegations/revoke", key, &st, "{\"delegation\":\"%s\"}", what);
+    if (st != want)
+        fail_msg("revoke: want %d, got %d", want, st);
+    const char *c = err_code(j);
+    snprintf(code, sizeof code, "%s", c ? c : "");
+    json_decref(j);
+    return code;
+}
+
 static char *issue_token(const char *key, const char *action, int uses)
 {
     int st;
@@ -917,20 +932,14 @@ static void test_registry_routes(void **state)
     json_decref(j);
     /* Revocation: not by the agent; not by bob, who is no party to it and has only
      * delegations.revoke (by token or by jti); alice is an admin (delegations.revoke_any). */
-    j = postf("/v1/delegations/revoke", key_drafter, &st, "{\"delegation\":\"%s\"}", tok);
-    assert_int_equal(st, 403);
-    json_decref(j);
+    revoke_as(key_drafter, tok, 403);
     j = postf("/v1/delegations/revoke", key_bob, &st, "{\"delegation\":\"%s\"}", tok);
     assert_int_equal(st, 403);
     assert_string_equal(err_code(j), "forbidden");
     assert_non_null(strstr(jstr_at(json_object_get(j, "error"), "message"), "neither delegated"));
     json_decref(j);
-    j = postf("/v1/delegations/revoke", key_bob, &st, "{\"delegation\":\"%s\"}", "some-jti");
-    assert_int_equal(st, 403);
-    json_decref(j);
-    j = postf("/v1/delegations/revoke", key_bob, &st, "{\"delegation\":\"%s\"}", "a.b.c");
-    assert_int_equal(st, 400);
-    json_decref(j);
+    assert_string_equal(revoke_as(key_bob, "some-jti", 403), "forbidden");
+    revoke_as(key_bob, "a.b.c", 400);
     j = postf("/v1/authorize", key_drafter, &st, draft, tok);
     assert_string_equal(jstr_at(j, "decision"), "allow");
     json_decref(j);
@@ -942,6 +951,24 @@ static void test_registry_routes(void **state)
     assert_string_equal(jstr_at(j, "check"), "token");
     json_decref(j);
     free(tok);
+
+    /* An agent revokes what it re-delegated, not the delegation it was given, and the agent it
+     * re-delegated to may not revoke its own. */
+    char key_lead[128], key_sub[128];
+    char *lead_tok = delegated_agent("rev-lead", key_lead, sizeof key_lead);
+    free(delegated_agent("rev-sub", key_sub, sizeof key_sub));
+    j = postf("/v1/delegations", key_lead, &st,
+              "{\"to\":\"rev-sub\",\"task\":\"t\",\"actions\":[\"Action::\\\"draft_reply\\\"\"],"
+              "\"resources\":[\"Ticket\"],\"parent\":\"%s\"}",
+              lead_tok);
+    assert_int_equal(st, 201);
+    char *sub_tok = strdup(jstr_at(j, "token"));
+    json_decref(j);
+    revoke_as(key_sub, sub_tok, 403);
+    revoke_as(key_lead, lead_tok, 403);
+    revoke_as(key_lead, sub_tok, 200);
+    free(sub_tok);
+    free(lead_tok);
 }
 
 /* Approvals, the retry, outcomes and the trace through the router. */
