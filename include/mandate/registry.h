@@ -164,15 +164,17 @@ int mandate_registry_delegate(mandate_registry *r, const mandate_delegation *d, 
 int mandate_registry_redelegate(mandate_registry *r, const char *parent, const char *const *parents,
                                 size_t n_parents, const mandate_delegation *d, const char *actor,
                                 char **token, mandate_token_error *err, mandate_diag *diag);
-/* Revokes a delegation by jti, or by its compact token; everything delegated from it stops at the
- * next decision. Idempotent; a ledger entry (type revocation) the first time. */
+/* Revokes a delegation by jti, or by its compact token (which must be signed by this registry's
+ * key ring: MANDATE_EINVAL otherwise); everything delegated from it stops at the next decision.
+ * Idempotent; a ledger entry (type revocation) the first time. */
 int mandate_registry_revoke(mandate_registry *r, const char *jti_or_token, const char *actor,
                             const char *reason, mandate_diag *diag);
 /* Whether actor is a party to a delegation and so may revoke it without a wider right: 0 when
  * token (compact, signed by this registry's key ring; expired or revoked ones too) names actor as
  * one of its delegators (the human at its root, an agent that re-delegated it) or its agent is
  * owned by actor; MANDATE_EDENIED when not, and for a bare jti (who issued it is not known
- * without the token); MANDATE_EINVAL when token is not a delegation signed here. */
+ * without the token); MANDATE_EINVAL when token is not a delegation signed here; MANDATE_ENOMEM,
+ * or a store error while reading the agent's owner. */
 int mandate_registry_revoke_party(mandate_registry *r, const char *jti_or_token, const char *actor,
                                   mandate_diag *diag);
 /* The public keys that verify delegations, as a JWKS document; owned. */

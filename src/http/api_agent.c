@@ -37,10 +37,10 @@ static const char *uid_text(md_arena *a, json_t *v, md_diag *d, const char *what
 int md_http_agent_decide(mandate_server *s, md_arena *a, json_t *item, const char *caller,
                          md_http_resp *rs, md_buf *out, md_diag *d)
 {
-    if (!s->registry || s->registry_error[0])
+    if (!s->registry || s->registry_error[0]) /* the reason names files: the log has it */
         return md_diag_set(d, MANDATE_EINTERNAL, 0, 0,
-                           "the agent authorization path is unavailable: %s",
-                           s->registry_error[0] ? s->registry_error : "no registry");
+                           "the agent authorization path is unavailable; the server's log and "
+                           "GET /v1/policies (agent_path) say why");
     json_t *tok = json_object_get(item, "token");
     if (!json_is_string(tok))
         return md_diag_set(d, MANDATE_EPARSE, 0, 0, "token must be a string (a compact JWS)");

@@ -329,9 +329,10 @@ int md_api_delegations_revoke(mandate_server *s, const md_http_req *rq, const md
      * between users otherwise); delegations.revoke_any covers every one. */
     bool any = false;
     md_diag ad = {0};
-    if (md_http_admin_allows(s, rq->arena, c->identity, "delegations.revoke_any", &any, &ad))
+    int arc = md_http_admin_allows(s, rq->arena, c->identity, "delegations.revoke_any", &any, &ad);
+    if (arc)
         return md_http_error(rs, 500, "internal", "cannot check what '%s' may do: %s", c->identity,
-                             ad.msg[0] ? ad.msg : mandate_strerror(ad.code));
+                             ad.msg[0] ? ad.msg : mandate_strerror(arc));
     mandate_diag d = {0};
     int rc = any ? 0 : mandate_registry_revoke_party(s->registry, what, c->identity, &d);
     if (rc == MANDATE_EDENIED)

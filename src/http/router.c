@@ -290,9 +290,6 @@ static size_t admin_slot(const char *identity, const char *api_action)
     return (size_t)(h % MD_HTTP_ADMIN_CACHE);
 }
 
-/* Asks the admin policy set whether identity may perform api_action. The admin policies and
- * entities never change while the server runs, so answers are cached (api_action is one of the
- * route table's strings, compared by address). */
 /* Rewrites a key's identity in its canonical Cedar spelling (in place: `Agent :: "x"` is
  * `Agent::"x"`, so that handlers' "Agent::" tests see its real type) and, with a registry, gets
  * its status. Both are remembered per worker thread for the last identity and registry version
@@ -339,6 +336,9 @@ static int caller_of(mandate_server *s, md_arena *a, char identity[MD_KEY_MAX_ID
     return rc;
 }
 
+/* The admin policies and entities never change while the server runs, so answers are cached,
+ * keyed by identity and api_action's address (a string constant; another copy of the same text
+ * only costs a slot). */
 int md_http_admin_allows(mandate_server *s, md_arena *a, const char *identity,
                          const char *api_action, bool *allowed, md_diag *d)
 {
@@ -455,8 +455,12 @@ void md_http_handle(mandate_server *s, const md_http_req *rq, md_http_resp *rs)
         mandate_diag rd = {0};
         rc = caller_of(s, rq->arena, identity, &status, &rd);
         if (rc && rc != MANDATE_ENOTFOUND && rc != MANDATE_EINVAL) {
+            md_http_log(s, "%s %s: cannot check the registry status of '%s': %s", route->method,
+                        route->path, identity, rd.message);
             md_http_error(rs, 503, "registry_unavailable",
-                          "cannot check the registry status of '%s': %s", identity, rd.message);
+                          "cannot check the registry status of '%s' now; the server's log has "
+                          "the cause",
+                          identity);
             goto done;
         }
         c.caller_inactive = !rc && status != MANDATE_STATUS_ACTIVE;

@@ -117,6 +117,8 @@ static enum MHD_Result send_error(mandate_server *s, struct MHD_Connection *conn
     md_http_resp rs;
     memset(&rs, 0, sizeof rs);
     md_http_error(&rs, status, code, "%s", msg);
+    if (status >= 500)
+        md_http_log(s, "before routing: %d %s: %s", status, code, msg);
     atomic_fetch_add(&s->m.rejected_limits, 1);
     atomic_fetch_add(&s->m.status[status / 100], 1);
     enum MHD_Result ret = send_resp(conn, &rs);

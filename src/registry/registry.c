@@ -1946,30 +1946,30 @@ out:
 }
 
 /* The jti of a compact token, read without verifying it (revoking needs no trust in it). */
-static int token_jti(const char *tok, char *jti, size_t n, md_diag *d)
+/* A compact token signed by this registry's key ring (signature and claim form checked, nothing
+ * about its life); MANDATE_EINVAL for any other text. */
+static int signed_token(mandate_registry *r, const char *tok, mandate_token **t, md_diag *d)
 {
-    const char *p1 = strchr(tok, '.'), *p2 = p1 ? strchr(p1 + 1, '.') : NULL;
-    size_t len = p2 ? (size_t)(p2 - p1 - 1) : 0;
-    if (!p2 || len == 0 || len > MANDATE_TOKEN_HARD_MAX_SIZE)
-        return md_diag_set(d, MANDATE_EINVAL, 0, 0, "not a delegation token or jti");
-    unsigned char *buf = malloc(len);
-    size_t out_len = 0, pos = 0;
-    int rc = 0;
-    if (!buf)
-        return md_diag_set(d, MANDATE_ENOMEM, 0, 0, "out of memory");
-    if (md_b64url_decode(p1 + 1, len, buf, &out_len, &pos) != MD_B64_OK) {
-        rc = md_diag_set(d, MANDATE_EINVAL, 0, 0, "token payload is not base64url");
-    } else {
-        json_error_t je;
-        json_t *j = json_loadb((const char *)buf, out_len, 0, &je);
-        const char *v = json_string_value(json_object_get(j, "jti"));
-        if (!v || strlen(v) >= n)
-            rc = md_diag_set(d, MANDATE_EINVAL, 0, 0, "token payload has no usable jti");
-        else
-            memcpy(jti, v, strlen(v) + 1);
-        json_decref(j);
-    }
-    free(buf);
+    mandate_token_error te = {0};
+    if (mandate_token_inspect(r->ts, tok, strlen(tok), t, &te))
+        return md_diag_set(d, te.reason == MANDATE_TOKEN_INTERNAL ? MANDATE_ENOMEM : MANDATE_EINVAL,
+                           0, 0, "not a delegation signed here: %s", te.message);
+    return 0;
+}
+
+/* The jti of a token signed here (signed_token). */
+static int token_jti(mandate_registry *r, const char *tok, char *jti, size_t n, md_diag *d)
+{
+    mandate_token *t = NULL;
+    int rc = signed_token(r, tok, &t, d);
+    if (rc)
+        return rc;
+    const char *v = mandate_token_get_claims(t)->jti;
+    if (strlen(v) >= n)
+        rc = md_diag_set(d, MANDATE_EINVAL, 0, 0, "jti too long");
+    else
+        memcpy(jti, v, strlen(v) + 1);
+    mandate_token_free(t);
     return rc;
 }
 
@@ -1984,7 +1984,7 @@ MD_EXPORT int mandate_registry_revoke(mandate_registry *r, const char *what, con
         return finish(diag, &d, d.code);
     int rc = 0;
     if (strchr(what, '.') && strchr(strchr(what, '.') + 1, '.')) {
-        if ((rc = token_jti(what, jti, sizeof jti, &d)))
+        if ((rc = token_jti(r, what, jti, sizeof jti, &d)))
             return finish(diag, &d, rc);
     } else {
         if (strlen(what) >= sizeof jti)
@@ -2027,12 +2027,9 @@ MD_EXPORT int mandate_registry_revoke_party(mandate_registry *r, const char *wha
                                   "delegation; present the delegation's token instead",
                                   actor));
     mandate_token *t = NULL;
-    mandate_token_error te = {0};
-    if (mandate_token_inspect(r->ts, what, strlen(what), &t, &te)) {
-        int rc = te.reason == MANDATE_TOKEN_INTERNAL ? MANDATE_ENOMEM : MANDATE_EINVAL;
-        return finish(diag, &d,
-                      md_diag_set(&d, rc, 0, 0, "not a delegation signed here: %s", te.message));
-    }
+    int trc = signed_token(r, what, &t, &d);
+    if (trc)
+        return finish(diag, &d, trc);
     const mandate_token_claims *c = mandate_token_get_claims(t);
     md_arena *a = md_arena_new();
     const char *who = NULL;

@@ -940,6 +940,7 @@ static void test_registry_routes(void **state)
     json_decref(j);
     assert_string_equal(revoke_as(key_bob, "some-jti", 403), "forbidden");
     revoke_as(key_bob, "a.b.c", 400);
+    revoke_as(key_alice, "a.b.c", 400); /* revoke_any too: a token must be signed here */
     j = postf("/v1/authorize", key_drafter, &st, draft, tok);
     assert_string_equal(jstr_at(j, "decision"), "allow");
     json_decref(j);
@@ -1219,6 +1220,9 @@ static void test_operator_log(void **state)
     srv->registry_error[0] = 0;
     assert_int_equal(st, 500);
     assert_string_equal(json_string_value(json_object_get(j, "decision")), "deny");
+    text = json_dumps(j, 0);
+    assert_null(strstr(text, "/srv/secret")); /* any authenticated caller may authorize */
+    free(text);
     json_decref(j);
     assert_non_null(strstr(logged, "POST /v1/authorize: 500 "));
     assert_null(mandate_server_agent_path_error(srv));

@@ -1070,6 +1070,9 @@ static void test_revoke_party(void **state)
     assert_int_equal(mandate_registry_revoke_party(r, root, "Human::\"alice\"", &d),
                      MANDATE_EINVAL);
     assert_non_null(strstr(d.message, "not a delegation signed here"));
+    /* Nor does revocation take a jti out of a token that does not verify. */
+    assert_int_equal(mandate_registry_revoke(r, root, "Human::\"admin\"", NULL, &d),
+                     MANDATE_EINVAL);
     assert_int_equal(mandate_registry_revoke_party(r, "a.b.c", "Human::\"alice\"", &d),
                      MANDATE_EINVAL);
     free(kid);
