@@ -1945,7 +1945,13 @@ out:
     return finish(diag, &d, rc);
 }
 
-/* The jti of a compact token, read without verifying it (revoking needs no trust in it). */
+/* Whether what looks like a compact token (two dots) rather than a jti. */
+static bool is_compact(const char *what)
+{
+    const char *dot = strchr(what, '.');
+    return dot && strchr(dot + 1, '.');
+}
+
 /* A compact token signed by this registry's key ring (signature and claim form checked, nothing
  * about its life); MANDATE_EINVAL for any other text. */
 static int signed_token(mandate_registry *r, const char *tok, mandate_token **t, md_diag *d)
@@ -1983,7 +1989,7 @@ MD_EXPORT int mandate_registry_revoke(mandate_registry *r, const char *what, con
     if (md_registry_writable(r, &d))
         return finish(diag, &d, d.code);
     int rc = 0;
-    if (strchr(what, '.') && strchr(strchr(what, '.') + 1, '.')) {
+    if (is_compact(what)) {
         if ((rc = token_jti(r, what, jti, sizeof jti, &d)))
             return finish(diag, &d, rc);
     } else {
@@ -2020,7 +2026,7 @@ MD_EXPORT int mandate_registry_revoke_party(mandate_registry *r, const char *wha
     md_diag d = {0};
     if (!r || !what || !actor)
         return finish(diag, &d, MANDATE_EINVAL);
-    if (!(strchr(what, '.') && strchr(strchr(what, '.') + 1, '.')))
+    if (!is_compact(what))
         return finish(diag, &d,
                       md_diag_set(&d, MANDATE_EDENIED, 0, 0,
                                   "'%s' may revoke by jti only with the right to revoke any "
