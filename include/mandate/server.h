@@ -54,7 +54,8 @@ typedef struct mandate_server_opts {
     int event_loop;             /* MANDATE_SERVER_POLL (0, default) or MANDATE_SERVER_EPOLL */
     /* The operator's log (may be NULL): one line, without a newline, for every 5xx answer and
      * for what a client is not told (an unauthenticated caller's store error, why the agent path
-     * is unavailable). Called from any thread, possibly at once from several. */
+     * is unavailable), at most 20 a second (then "(N lines dropped) " starts the next one).
+     * Called from any thread, possibly at once from several. */
     void (*log)(void *log_arg, const char *line);
     void *log_arg;
 } mandate_server_opts;

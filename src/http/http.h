@@ -50,6 +50,8 @@
 #define MD_HTTP_DEFAULT_MAX_CONNS 2048
 #define MD_HTTP_DEFAULT_THREADS 4
 #define MD_HTTP_DEFAULT_MAX_BATCH 100
+/* Lines the operator's log takes per second (the rest are counted and reported as dropped). */
+#define MD_HTTP_LOG_PER_SECOND 20u
 #define MD_HTTP_MAX_LEDGER_PAGE 100
 
 /* Latency histogram bucket upper bounds in seconds (the last bucket is +Inf). */
@@ -103,6 +105,10 @@ struct mandate_server {
     md_policyset *admin_ps;
     md_entities *admin_es;
     pthread_mutex_t admin_mu; /* guards admin_cache */
+    pthread_mutex_t log_mu;   /* guards the log's rate limit */
+    int64_t log_window;       /* the second (monotonic) the log's count is for */
+    unsigned log_lines;       /* lines written in that second */
+    uint64_t log_dropped;     /* lines dropped since the last one written */
     md_http_admin_cached admin_cache[MD_HTTP_ADMIN_CACHE];
 
     pthread_mutex_t snap_mu; /* guards snap */

@@ -407,6 +407,7 @@ MD_EXPORT int mandate_server_open(mandate_server **out, const mandate_server_opt
     pthread_mutex_init(&s->q_mu, NULL);
     pthread_mutex_init(&s->free_mu, NULL);
     pthread_mutex_init(&s->admin_mu, NULL);
+    pthread_mutex_init(&s->log_mu, NULL);
     int rc = (!s->data_dir || !s->listen) ? md_diag_set(&d, MANDATE_ENOMEM, 0, 0, "out of memory")
                                           : md_http_load(s, &d);
     if (rc) {
@@ -548,5 +549,6 @@ MD_EXPORT void mandate_server_close(mandate_server *s)
     pthread_mutex_destroy(&s->free_mu);
     md_http_admin_cache_free(s);
     pthread_mutex_destroy(&s->admin_mu);
+    pthread_mutex_destroy(&s->log_mu);
     free(s);
 }

@@ -390,10 +390,32 @@ void md_http_log(mandate_server *s, const char *fmt, ...)
 {
     if (!s->o.log)
         return;
+    /* An outage answers every request with a 5xx: at most MD_HTTP_LOG_PER_SECOND lines a second,
+     * and the next line written says how many were dropped. */
+    int64_t now = md_http_now_ns() / 1000000000;
+    pthread_mutex_lock(&s->log_mu);
+    if (now != s->log_window) {
+        s->log_window = now;
+        s->log_lines = 0;
+    }
+    bool write = s->log_lines < MD_HTTP_LOG_PER_SECOND;
+    uint64_t dropped = write ? s->log_dropped : 0;
+    if (write) {
+        s->log_lines++;
+        s->log_dropped = 0;
+    } else {
+        s->log_dropped++;
+    }
+    pthread_mutex_unlock(&s->log_mu);
+    if (!write)
+        return;
     char line[1024];
+    int n = dropped
+                ? snprintf(line, sizeof line, "(%llu lines dropped) ", (unsigned long long)dropped)
+                : 0;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
     va_end(ap);
     s->o.log(s->o.log_arg, line);
 }

@@ -1229,6 +1229,30 @@ static void test_operator_log(void **state)
     j = call("GET", "/v1/policies", NULL, key_alice, NULL, &st, NULL);
     assert_string_equal(json_string_value(json_object_get(j, "agent_path")), "ok");
     json_decref(j);
+    /* An outage does not flood the log: at most MD_HTTP_LOG_PER_SECOND lines a second, and the
+     * next line written says how many were dropped. */
+    srv->keys->ops = &broken;
+    int64_t sec;
+    size_t lines;
+    do { /* within one second of the monotonic clock, counting from none written */
+        logged[0] = 0;
+        srv->log_window = -1;
+        srv->log_lines = 0;
+        srv->log_dropped = 0;
+        sec = md_http_now_ns() / 1000000000;
+        for (int i = 0; i < 15; i++) /* two lines each: the cause and the 503 */
+            json_decref(call("GET", "/v1/policies", NULL, key_bob, NULL, &st, NULL));
+        lines = 0;
+        for (const char *p = logged; (p = strchr(p, '\n')); p++)
+            lines++;
+    } while (md_http_now_ns() / 1000000000 != sec);
+    usleep(1100 * 1000);
+    logged[0] = 0;
+    json_decref(call("GET", "/v1/policies", NULL, key_bob, NULL, &st, NULL));
+    srv->keys->ops = ops;
+    assert_int_equal(lines, MD_HTTP_LOG_PER_SECOND);
+    if (strncmp(logged, "(10 lines dropped) ", 19))
+        fail_msg("want 10 lines dropped, got: %s", logged);
     /* 4xx answers are the client's business, not the operator's. */
     logged[0] = 0;
     j = call("GET", "/v1/policies", NULL, "mdk_nope", NULL, &st, NULL);
