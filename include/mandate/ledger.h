@@ -72,6 +72,9 @@ const char *mandate_ledger_origin(const mandate_ledger *l);
 const char *mandate_ledger_verifier_key(const mandate_ledger *l);
 /* The number of durable entries. */
 uint64_t mandate_ledger_size(mandate_ledger *l);
+/* Non-zero when a commit failed: no later entry will be durable on this handle (reopen it). why
+ * (may be NULL) gets the cause. */
+int mandate_ledger_failed(mandate_ledger *l, mandate_diag *why);
 
 typedef struct mandate_ledger_entry {
     int type;         /* a mandate_entry_type */

@@ -8,16 +8,23 @@
 #include "http/http.h"
 
 /* Public: says whether the agent path works, not why (that names files and settings); the reason
- * is in GET /v1/policies and the operator's log. */
+ * is in GET /v1/policies and the operator's log. A failed ledger stays failed until a restart
+ * (every decision is denied meanwhile), so the answer is then 503, for orchestrators to act on. */
 int md_api_healthz(mandate_server *s, const md_http_req *rq, const md_http_ctx *c, md_http_resp *rs)
 {
+    bool failed = mandate_ledger_failed(s->ledger, NULL) != 0;
     md_http_snapshot *snap = md_http_snapshot_acquire(s);
-    json_t *j = json_pack("{s:s,s:I,s:I,s:s}", "status", "ok", "ledger_size",
-                          (json_int_t)mandate_ledger_size(s->ledger), "policies_version",
-                          (json_int_t)snap->version, "agent_path",
+    json_t *j = json_pack("{s:s,s:I,s:I,s:s}", "status", failed ? "ledger_failed" : "ok",
+                          "ledger_size", (json_int_t)mandate_ledger_size(s->ledger),
+                          "policies_version", (json_int_t)snap->version, "agent_path",
                           s->registry_error[0] ? "unavailable" : "ok");
     md_http_snapshot_release(snap);
-    return md_http_json(rs, 200, j);
+    if (j && failed)
+        json_object_set_new(j, "message",
+                            json_string("the evidence ledger failed: every decision is denied "
+                                        "until the server is restarted (the server's log has "
+                                        "the cause)"));
+    return md_http_json(rs, failed ? 503 : 200, j);
 }
 
 int md_api_jwks(mandate_server *s, const md_http_req *rq, const md_http_ctx *c, md_http_resp *rs)

@@ -958,6 +958,19 @@ MD_EXPORT uint64_t mandate_ledger_size(mandate_ledger *l)
     return n;
 }
 
+MD_EXPORT int mandate_ledger_failed(mandate_ledger *l, mandate_diag *why)
+{
+    if (!l)
+        return 0;
+    pthread_mutex_lock(&l->mu);
+    md_diag d = l->fail;
+    int failed = l->failed;
+    pthread_mutex_unlock(&l->mu);
+    if (why)
+        to_public(&d, why, failed ? d.code ? d.code : MANDATE_ESTORE : 0);
+    return failed;
+}
+
 MD_EXPORT void mandate_ledger_get_stats(mandate_ledger *l, mandate_ledger_stats *out)
 {
     memset(out, 0, sizeof *out);

@@ -1158,6 +1158,11 @@ static void test_fail_closed(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "sha256")), sha);
     json_decref(j);
     md_store_sqlite_fail_commits(md_ledger_writer_store(srv->ledger), 0);
+    /* The ledger stays failed until a restart: /healthz says so with a 503. */
+    j = call("GET", "/healthz", NULL, NULL, NULL, &st, NULL);
+    assert_int_equal(st, 503);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "ledger_failed");
+    json_decref(j);
 }
 
 /* ---- the operator's log, and what unauthenticated callers are not told ---- */
@@ -1280,8 +1285,8 @@ int main(void)
         cmocka_unit_test(test_registry_routes),
         cmocka_unit_test(test_accountability_routes),
         cmocka_unit_test(test_inactive_callers),
-        cmocka_unit_test(test_fail_closed),
         cmocka_unit_test(test_operator_log),
+        cmocka_unit_test(test_fail_closed), /* last: the ledger stays failed */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -179,13 +179,18 @@ static void test_bad_input(void **state)
     const char *p = "{\"index\":0,\"tree_size\":1,\"leaf_hash\":\"AA==\",\"root\":\"AA==\","
                     "\"proof\":[\"AA==\"]}";
     assert_int_equal(mandate_ledger_check_proof(p, strlen(p), &d), MANDATE_EPARSE);
-    /* A failing commit stops acknowledging, for good. */
+    /* A failing commit stops acknowledging, for good (and says so). */
+    assert_int_equal(mandate_ledger_failed(l, &d), 0);
+    assert_int_equal(d.code, 0);
     md_store_sqlite_fail_commits(md_ledger_writer_store(l), 1);
     assert_int_equal(mandate_ledger_append(l, &e, NULL, &d), MANDATE_ESTORE);
     assert_non_null(strstr(d.message, "fsync"));
     md_store_sqlite_fail_commits(md_ledger_writer_store(l), 0);
     assert_int_equal(mandate_ledger_append(l, &e, NULL, &d), MANDATE_ESTORE);
     assert_int_equal(mandate_ledger_size(l), 1);
+    assert_int_not_equal(mandate_ledger_failed(l, &d), 0);
+    assert_int_equal(d.code, MANDATE_ESTORE);
+    assert_non_null(strstr(d.message, "fsync"));
     mandate_ledger_close(l);
     /* Read-only handle refuses appends. */
     mandate_ledger_opts ro = {.db_path = db};
