@@ -1161,28 +1161,27 @@ static int live_check(const mandate_token_service *s, mandate_token_claims *c, i
         rc = principal_check(s, c->delegators[i], false, e);
     if (rc)
         return rc;
+    /* The token's own count, then each ancestor's: an ancestor's count holds the uses of
+     * everything re-delegated from it too (the caller counts a use on the token and every
+     * ancestor), so its max_uses caps the whole tree. Without the hook nothing was used
+     * (max_uses >= 1 is checked at parse). */
     c->uses = 0;
-    if (s->hooks.use_count) {
-        rc = s->hooks.use_count(s->hooks.ctx, c->jti, &c->uses);
-        if (rc)
-            return reject(e, MANDATE_TOKEN_HOOK_FAILED, "use count of '%.64s' failed: %s", c->jti,
+    for (size_t i = 0; s->hooks.use_count && i <= c->n_ancestors; i++) {
+        const char *jti = i == 0 ? c->jti : c->ancestors[i - 1];
+        uint64_t n = 0, cap = i == 0 ? c->max_uses : c->ancestor_max_uses[i - 1];
+        if ((rc = s->hooks.use_count(s->hooks.ctx, jti, &n)) != 0)
+            return reject(e, MANDATE_TOKEN_HOOK_FAILED, "use count of '%.64s' failed: %s", jti,
                           mandate_strerror(rc));
-    }
-    if (c->uses >= c->max_uses)
-        return reject(e, MANDATE_TOKEN_USES_EXHAUSTED, "delegation '%.64s' used %llu of %llu times",
-                      c->jti, (unsigned long long)c->uses, (unsigned long long)c->max_uses);
-    /* An ancestor's count holds the uses of everything re-delegated from it too (the caller
-     * counts a use on the token and every ancestor), so its max_uses caps the whole tree. */
-    for (size_t i = 0; s->hooks.use_count && i < c->n_ancestors; i++) {
-        uint64_t n = 0;
-        if ((rc = s->hooks.use_count(s->hooks.ctx, c->ancestors[i], &n)) != 0)
-            return reject(e, MANDATE_TOKEN_HOOK_FAILED, "use count of '%.64s' failed: %s",
-                          c->ancestors[i], mandate_strerror(rc));
-        if (n >= c->ancestor_max_uses[i])
+        if (i == 0)
+            c->uses = n;
+        if (n >= cap && i == 0)
             return reject(e, MANDATE_TOKEN_USES_EXHAUSTED,
-                          "ancestor delegation '%.64s' (%zu up) used %llu of %llu times",
-                          c->ancestors[i], i + 1, (unsigned long long)n,
-                          (unsigned long long)c->ancestor_max_uses[i]);
+                          "delegation '%.64s' used %llu of %llu times", jti, (unsigned long long)n,
+                          (unsigned long long)cap);
+        if (n >= cap)
+            return reject(e, MANDATE_TOKEN_USES_EXHAUSTED,
+                          "ancestor delegation '%.64s' (%zu up) used %llu of %llu times", jti, i,
+                          (unsigned long long)n, (unsigned long long)cap);
     }
     return 0;
 }
