@@ -7,6 +7,7 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include "scratch.h"
 #include "cedar/entities.h"
 #include "scenarios/harness.h"
 
@@ -158,9 +159,7 @@ void hz_close(hz *h)
     mandate_registry_close(h->reg); /* closes the account and the ledger */
     md_arena_free(h->a);
     free(h->entities_json);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", h->dir);
-    if (system(cmd) != 0)
+    if (scratch_remove(h->dir) != 0)
         fprintf(stderr, "harness: could not remove %s\n", h->dir);
     memset(h, 0, sizeof *h);
 }

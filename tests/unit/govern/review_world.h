@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "scratch.h"
 #include "govern/govern.h"
 #include "mandate/mandate.h"
 
@@ -74,9 +75,7 @@ static inline void world_close(world *w)
 {
     json_decref(w->review);
     mandate_registry_close(w->r);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", w->tmp);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(scratch_remove(w->tmp), 0);
 }
 
 /* Registers a principal; kind is a mandate_kind, owner/workflow plain ids or NULL. */

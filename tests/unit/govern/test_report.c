@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "scratch.h"
 #include "govern/report.h"
 #include "mandate/mandate.h"
 
@@ -52,9 +53,7 @@ static void lg_close(lg *g)
 {
     mandate_ledger_close(g->l);
     free(g->text);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(scratch_remove(g->dir), 0);
 }
 
 /* Queues one entry; returns its index. */
@@ -831,9 +830,7 @@ static void test_real_producers(void **state)
     json_decref(j);
     free(text);
     mandate_registry_close(r);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(scratch_remove(dir), 0);
 }
 
 int main(void)

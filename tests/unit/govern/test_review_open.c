@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "scratch.h"
 #include "unit/govern/review_world.h"
 
 static const char policies[] = "@id(\"p\")\npermit (principal is Agent, action, resource);\n";
@@ -133,9 +134,7 @@ static void test_open_while_locked(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     close(to_child);
     close(from_child);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(scratch_remove(tmp), 0);
 }
 
 static void test_open_errors(void **state)

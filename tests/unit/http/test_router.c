@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "scratch.h"
 #include "http/http.h"
 #include "ledger/ledger_int.h"
 #include "store/keys_store.h"
@@ -81,9 +82,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     mandate_server_close(srv);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(scratch_remove(dir), 0);
     return 0;
 }
 
@@ -188,38 +187,41 @@ static void test_authentication(void **state)
     json_decref(j);
 }
 
-static void test_forbidden(void **state)
+/* Calls the router and asserts the status and, when code is not NULL, the error code. */
+static void expect(const char *method, const char *path, const char *key, const char *body,
+                   int want, const char *code)
 {
     int st;
+    json_t *j = call(method, path, NULL, key, body, &st, NULL);
+    if (st != want)
+        fail_msg("%s %s: want %d, got %d", method, path, want, st);
+    if (code)
+        assert_string_equal(err_code(j), code);
+    json_decref(j);
+}
+
+/* A plain authorize request: principal (a Cedar uid) exports ticket T-1001. */
+static const char *export_by(const char *principal)
+{
+    static char body[256];
+    snprintf(body, sizeof body,
+             "{\"principal\":\"%s\",\"action\":\"Action::\\\"export\\\"\","
+             "\"resource\":\"Ticket::\\\"T-1001\\\"\"}",
+             principal);
+    return body;
+}
+
+static void test_forbidden(void **state)
+{
     /* bob is a human but no admin: reads yes, writes and metrics no. */
-    json_t *j = call("PUT", "/v1/policies", NULL, key_bob, "{\"policies\":\"\"}", &st, NULL);
-    assert_int_equal(st, 403);
-    assert_string_equal(err_code(j), "forbidden");
-    json_decref(j);
-    j = call("GET", "/metrics", NULL, key_bob, NULL, &st, NULL);
-    assert_int_equal(st, 403);
-    json_decref(j);
-    j = call("GET", "/v1/ledger/entries", NULL, key_bob, NULL, &st, NULL);
-    assert_int_equal(st, 200);
-    json_decref(j);
+    expect("PUT", "/v1/policies", key_bob, "{\"policies\":\"\"}", 403, "forbidden");
+    expect("GET", "/metrics", key_bob, NULL, 403, NULL);
+    expect("GET", "/v1/ledger/entries", key_bob, NULL, 200, NULL);
     /* The agent is in Group::"admins" but agents never change policies (a forbid). */
-    j = call("PUT", "/v1/policies", NULL, key_agent, "{\"policies\":\"\"}", &st, NULL);
-    assert_int_equal(st, 403);
-    json_decref(j);
+    expect("PUT", "/v1/policies", key_agent, "{\"policies\":\"\"}", 403, NULL);
     /* An agent's key asks only as that agent, on the plain path too. */
-    j = call("POST", "/v1/authorize", NULL, key_agent,
-             "{\"principal\":\"Human::\\\"alice\\\"\",\"action\":\"Action::\\\"export\\\"\","
-             "\"resource\":\"Ticket::\\\"T-1001\\\"\"}",
-             &st, NULL);
-    assert_int_equal(st, 403);
-    assert_string_equal(err_code(j), "forbidden");
-    json_decref(j);
-    j = call("POST", "/v1/authorize", NULL, key_agent,
-             "{\"principal\":\"Agent::\\\"bot\\\"\",\"action\":\"Action::\\\"export\\\"\","
-             "\"resource\":\"Ticket::\\\"T-1001\\\"\"}",
-             &st, NULL);
-    assert_int_equal(st, 200);
-    json_decref(j);
+    expect("POST", "/v1/authorize", key_agent, export_by("Human::\\\"alice\\\""), 403, "forbidden");
+    expect("POST", "/v1/authorize", key_agent, export_by("Agent::\\\"bot\\\""), 200, NULL);
 }
 
 /* The keys of a suspended identity stop with it, however its key's identity was spelled. */
@@ -232,33 +234,17 @@ static void test_inactive_callers(void **state)
     char key_carol[128];
     assert_int_equal(
         mandate_api_key_create(data, "Human :: \"carol\"", key_carol, sizeof key_carol, &d), 0);
-    int st;
-    json_t *j = call("GET", "/v1/ledger/entries", NULL, key_carol, NULL, &st, NULL);
-    assert_int_equal(st, 200);
-    json_decref(j);
+    expect("GET", "/v1/ledger/entries", key_carol, NULL, 200, NULL);
     assert_int_equal(mandate_registry_set_status(srv->registry, "Human::\"carol\"",
                                                  MANDATE_STATUS_SUSPENDED, "test", &d),
                      0);
-    j = call("GET", "/v1/ledger/entries", NULL, key_carol, NULL, &st, NULL);
-    assert_int_equal(st, 403);
-    assert_string_equal(err_code(j), "inactive");
-    json_decref(j);
-    j = call("POST", "/v1/humans/carol/resume", NULL, key_carol, "{}", &st, NULL);
-    assert_int_equal(st, 403);
-    json_decref(j);
-    j = call("POST", "/v1/authorize", NULL, key_carol,
-             "{\"principal\":\"Human::\\\"carol\\\"\",\"action\":\"Action::\\\"export\\\"\","
-             "\"resource\":\"Ticket::\\\"T-1001\\\"\"}",
-             &st, NULL);
-    assert_int_equal(st, 403);
-    assert_string_equal(err_code(j), "forbidden");
-    json_decref(j);
+    expect("GET", "/v1/ledger/entries", key_carol, NULL, 403, "inactive");
+    expect("POST", "/v1/humans/carol/resume", key_carol, "{}", 403, NULL);
+    expect("POST", "/v1/authorize", key_carol, export_by("Human::\\\"carol\\\""), 403, "forbidden");
     assert_int_equal(mandate_registry_set_status(srv->registry, "Human::\"carol\"",
                                                  MANDATE_STATUS_ACTIVE, "test", &d),
                      0);
-    j = call("GET", "/v1/ledger/entries", NULL, key_carol, NULL, &st, NULL);
-    assert_int_equal(st, 200);
-    json_decref(j);
+    expect("GET", "/v1/ledger/entries", key_carol, NULL, 200, NULL);
 }
 
 static void test_authorize(void **state)

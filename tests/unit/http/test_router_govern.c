@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "scratch.h"
 #include "http/http.h"
 #include "mandate/mandate.h"
 
@@ -68,9 +69,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     mandate_server_close(srv);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(scratch_remove(tmp), 0);
     return 0;
 }
 

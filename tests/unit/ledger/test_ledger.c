@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "scratch.h"
 #include "ledger/ledger_int.h"
 #include "mandate/mandate.h"
 
@@ -34,9 +35,7 @@ static void fresh(void)
 
 static void cleanup(void)
 {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(scratch_remove(dir), 0);
 }
 
 static mandate_ledger *open_l(uint64_t every)

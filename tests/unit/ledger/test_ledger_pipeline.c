@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "scratch.h"
 #include "ledger/ledger_int.h"
 #include "mandate/mandate.h"
 
@@ -35,9 +36,7 @@ static void fresh(void)
 
 static void cleanup(void)
 {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(scratch_remove(dir), 0);
 }
 
 static mandate_ledger *open_l(uint64_t every)

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "scratch.h"
 #include "mandate/mandate.h"
 
 #define N 10000 /* entries: more than two chunks of 4096 */
@@ -69,9 +70,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     mandate_ledger_close(writer);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(scratch_remove(dir), 0);
     return 0;
 }
 

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "scratch.h"
 #include "mandate/mandate.h"
 #include "mandate/registry.h"
 #include "registry/registry_int.h"
@@ -150,9 +151,7 @@ static int teardown(void **state)
 {
     fx *f = *state;
     mandate_registry_close(f->r);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (scratch_remove(f->dir) != 0)
         return 1;
     free(f);
     return 0;
@@ -987,9 +986,7 @@ static void test_read_only_without_gen_file(void **state)
     assert_true(mandate_registry_frozen(ro));
     mandate_registry_close(w);
     mandate_registry_close(ro);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(scratch_remove(dir), 0);
 }
 
 /* Re-delegations share their root's uses, and may not add a workflow the root did not name. */

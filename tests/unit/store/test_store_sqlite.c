@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "scratch.h"
 #include "store/store.h"
 
 static char dir[256], path[300];
@@ -37,9 +38,7 @@ static md_store *fresh(void)
 
 static void cleanup(void)
 {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(scratch_remove(dir), 0);
 }
 
 static md_store *reopen(int flags)
