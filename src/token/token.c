@@ -1638,13 +1638,7 @@ MD_EXPORT int mandate_token_redelegate(mandate_token_service *s, const mandate_t
                         (long long)d->lifetime, (long long)par->exp);
             goto out;
         }
-        c.exp = now + d->lifetime;
-        if (c.exp > par->exp) {
-            rc = reject(err, MANDATE_TOKEN_EXPIRY_WIDENED,
-                        "exp %lld would be after the parent's exp %lld", (long long)c.exp,
-                        (long long)par->exp);
-            goto out;
-        }
+        c.exp = now + d->lifetime; /* at most par->exp, checked above without overflow */
     } else {
         c.exp = now + s->default_lifetime < par->exp ? now + s->default_lifetime : par->exp;
     }
