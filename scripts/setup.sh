@@ -19,6 +19,11 @@ done
 if command -v clang >/dev/null 2>&1 && ! installed "$(fuzz_runtime)"; then
   missing+=("$(fuzz_runtime)")
 fi
+# The differential test installs the reference engine with npm, which Debian packages apart from
+# node (other node builds bring their own: only a missing command is installed).
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
